@@ -1,0 +1,3 @@
+module peerchat
+
+go 1.26.8

@@ -1,0 +1,167 @@
+package peer_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"os"
+	"testing"
+
+	"peerchat/peer"
+)
+
+// The round-trip benchmarks send a 64-byte message and wait for a 64-byte
+// answer, once through peerchat sessions and once over bare crypto/tls
+// with the same certificates, so that the ratio between the two says what
+// peerchat's framing, acknowledgements and heartbeat cost.
+
+const benchText = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func BenchmarkRoundTrip(b *testing.B) {
+	b.Run("bare-tls", benchBareTLSRoundTrip)
+	b.Run("peerchat", benchPeerchatRoundTrip)
+}
+
+// BenchmarkRoundTripRatio measures both in one run and reports
+// peerchat's time per round trip as a multiple of bare TLS's.
+func BenchmarkRoundTripRatio(b *testing.B) {
+	var bare, pc testing.BenchmarkResult
+	for range b.N {
+		bare = testing.Benchmark(benchBareTLSRoundTrip)
+		pc = testing.Benchmark(benchPeerchatRoundTrip)
+	}
+	b.ReportMetric(float64(bare.NsPerOp())/1000, "bare-µs/rt")
+	b.ReportMetric(float64(pc.NsPerOp())/1000, "peerchat-µs/rt")
+	b.ReportMetric(float64(pc.NsPerOp())/float64(bare.NsPerOp()), "ratio")
+}
+
+func benchPeerchatRoundTrip(b *testing.B) {
+	ls, ds := benchPair(b)
+	// The listener echoes every message back.
+	go func() {
+		for {
+			ev, err := ls.Next()
+			if err != nil {
+				return
+			}
+			if m, ok := ev.(*peer.Message); ok {
+				if _, err := ls.Send(m.Text); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := ds.Send(benchText); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			ev, err := ds.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, ok := ev.(*peer.Message); ok {
+				break
+			}
+		}
+	}
+	b.StopTimer()
+	ds.Close()
+	ls.Close()
+}
+
+func benchBareTLSRoundTrip(b *testing.B) {
+	srv, cli := bareTLSPair(b)
+	go func() {
+		buf := make([]byte, len(benchText))
+		for {
+			if _, err := io.ReadFull(srv, buf); err != nil {
+				return
+			}
+			if _, err := srv.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	msg := []byte(benchText)
+	buf := make([]byte, len(msg))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := cli.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(cli, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cli.Close()
+	srv.Close()
+}
+
+func benchPair(b *testing.B) (ls, ds *peer.Session) {
+	_, alice, bob := alicePKI(b)
+	l, err := peer.Listen("127.0.0.1:0", peer.Config{Identity: alice})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan *peer.Session, 1)
+	go func() {
+		s, _ := l.Accept(b.Context())
+		accepted <- s
+	}()
+	ds, err = peer.Dial(b.Context(), l.Addr().String(), peer.Config{Identity: bob})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return <-accepted, ds
+}
+
+func bareTLSPair(b *testing.B) (srv, cli *tls.Conn) {
+	_, alice, bob := alicePKI(b)
+	load := func(f peer.Files) (tls.Certificate, *x509.CertPool) {
+		cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		caPEM, _ := os.ReadFile(f.CA)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		return cert, pool
+	}
+	acert, pool := load(alice.Files)
+	bcert, _ := load(bob.Files)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{acert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan *tls.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		tc := c.(*tls.Conn)
+		tc.Handshake() // the client's Dial waits for this
+		accepted <- tc
+	}()
+	cli, err = tls.Dial("tcp", ln.Addr().String(), &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{bcert}, RootCAs: pool, ServerName: "alice",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if srv = <-accepted; srv == nil {
+		b.Fatal("bare TLS accept failed")
+	}
+	return srv, cli
+}

@@ -1,0 +1,85 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// A TrustError means that one side could not prove, or would not accept,
+// an identity: a missing or broken certificate file, a certificate from
+// another CA, an expired certificate, a name that does not match. Retrying
+// does not help; a person has to fix files or flags, and Hint says how.
+type TrustError struct {
+	// Msg says what is wrong, naming the file or the peer.
+	Msg string
+	// Hint is the command or flag that fixes it, if there is one.
+	Hint string
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+func (e *TrustError) Error() string {
+	if e.Hint == "" {
+		return e.Msg
+	}
+	return e.Msg + "; " + e.Hint
+}
+
+func (e *TrustError) Unwrap() error { return e.Err }
+
+func trustErrorf(err error, hint, format string, args ...any) *TrustError {
+	return &TrustError{Msg: fmt.Sprintf(format, args...), Hint: hint, Err: err}
+}
+
+// A ProtocolError means a frame broke the peerchat protocol: oversized,
+// truncated, of an unknown type, out of order, or not valid UTF-8. Remote
+// is set when the other side reported the violation (it says we broke it).
+type ProtocolError struct {
+	Reason string
+	Remote bool
+}
+
+func (e *ProtocolError) Error() string {
+	if e.Remote {
+		return "peer reported a protocol error: " + e.Reason
+	}
+	return "protocol error: " + e.Reason
+}
+
+func protocolErrorf(format string, args ...any) *ProtocolError {
+	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// A RemoteError is the reason the other side gave, in an error frame, for
+// ending the connection.
+type RemoteError struct {
+	code   errorCode
+	Reason string
+}
+
+func (e *RemoteError) Error() string { return e.Reason }
+
+// Is lets errors.Is(err, ErrBusy) recognise the listener's busy answer.
+func (e *RemoteError) Is(target error) bool { return target == ErrBusy && e.code == codeBusy }
+
+// ErrBusy is matched by the error Dial returns when the listener is already
+// in a chat with someone else.
+var ErrBusy = errors.New("listener is busy in another chat")
+
+// ErrHeartbeatLost is matched by the error a session ends with when nothing
+// arrived from the peer for the whole heartbeat window.
+var ErrHeartbeatLost = errors.New("heartbeat lost")
+
+// ErrClosed is returned by Send and Next after Close.
+var ErrClosed = errors.New("session closed")
+
+// asError turns the peer's error frame into the error a caller can act on.
+func (e *RemoteError) asError() error {
+	switch e.code {
+	case codeProtocol:
+		return &ProtocolError{Reason: e.Reason, Remote: true}
+	case codeRefused:
+		return &TrustError{Msg: e.Reason, Err: e}
+	}
+	return e
+}

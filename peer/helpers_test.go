@@ -1,0 +1,127 @@
+package peer_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"peerchat/peer"
+	"peerchat/peer/peertest"
+)
+
+// testTimeout bounds every wait in these tests: a broken build fails in
+// seconds instead of hanging until go test's own timeout.
+const testTimeout = 10 * time.Second
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// rejection is one connection a listener refused.
+type rejection struct {
+	addr net.Addr
+	err  error
+}
+
+// startListener listens on a free loopback port and collects what the
+// listener refuses.
+func startListener(t *testing.T, cfg peer.Config) (*peer.Listener, <-chan rejection) {
+	t.Helper()
+	rejected := make(chan rejection, 16)
+	cfg.OnReject = func(addr net.Addr, err error) {
+		select {
+		case rejected <- rejection{addr, err}:
+		default:
+		}
+	}
+	l, err := peer.Listen("127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, rejected
+}
+
+// connect starts a listener with lcfg, dials it with dcfg and returns both
+// sessions.
+func connect(t *testing.T, lcfg, dcfg peer.Config) (listener, dialer *peer.Session) {
+	t.Helper()
+	l, rejected := startListener(t, lcfg)
+	ctx := testContext(t)
+	type result struct {
+		s   *peer.Session
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		s, err := l.Accept(ctx)
+		accepted <- result{s, err}
+	}()
+	d, err := peer.Dial(ctx, l.Addr().String(), dcfg)
+	if err != nil {
+		select {
+		case r := <-rejected:
+			t.Fatalf("dial: %v (listener: %v)", err, r.err)
+		default:
+			t.Fatalf("dial: %v", err)
+		}
+	}
+	t.Cleanup(func() { d.Close() })
+	r := <-accepted
+	if r.err != nil {
+		t.Fatalf("accept: %v", r.err)
+	}
+	t.Cleanup(func() { r.s.Close() })
+	return r.s, d
+}
+
+// alicePKI makes a PKI with alice and bob.
+func alicePKI(t testing.TB) (pki *peertest.PKI, alice, bob *peer.Identity) {
+	t.Helper()
+	pki = peertest.NewPKI(t)
+	return pki, pki.Identity(t, "alice"), pki.Identity(t, "bob")
+}
+
+// nextMessage returns the next message from s, skipping other events.
+func nextMessage(t *testing.T, s *peer.Session) *peer.Message {
+	t.Helper()
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			t.Fatalf("%s: waiting for a message: %v", s.Name(), err)
+		}
+		if m, ok := ev.(*peer.Message); ok {
+			return m
+		}
+	}
+}
+
+// endOf reads s until it ends and returns why.
+func endOf(s *peer.Session) error {
+	for {
+		if _, err := s.Next(); err != nil {
+			return err
+		}
+	}
+}
+
+// pump reads s in the background until it ends, so that acknowledgements
+// and pongs are processed; the returned channel yields the end error.
+func pump(s *peer.Session) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- endOf(s) }()
+	return done
+}
+
+func wantErrorAs[T error](t *testing.T, err error) T {
+	t.Helper()
+	var target T
+	if !errors.As(err, &target) {
+		t.Fatalf("error %v (%T) is not a %T", err, err, target)
+	}
+	return target
+}

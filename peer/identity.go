@@ -1,0 +1,238 @@
+package peer
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Files names the three files of a certificate bundle.
+type Files struct {
+	CA   string // the CA certificate both peers trust
+	Cert string // this peer's certificate
+	Key  string // this peer's private key
+}
+
+// FilesFor returns the bundle `make certs` writes for name into dir:
+// dir/ca.crt, dir/name.crt and dir/name.key.
+func FilesFor(dir, name string) Files {
+	return Files{
+		CA:   filepath.Join(dir, "ca.crt"),
+		Cert: filepath.Join(dir, name+".crt"),
+		Key:  filepath.Join(dir, name+".key"),
+	}
+}
+
+// Names lists the identities in dir: the names that have both a .crt and a
+// .key file, the CA excluded. It returns nil when dir cannot be read.
+func Names(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".crt")
+		if !ok || name == "ca" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, name+".key")); err == nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// An Identity is a loaded and checked certificate bundle: this peer's
+// certificate and key, and the CA it trusts for the other side.
+type Identity struct {
+	// Name is the name the certificate proves (its common name, or its
+	// first DNS name), the name this peer is shown as on the other side.
+	Name  string
+	Leaf  *x509.Certificate
+	CA    *x509.Certificate
+	Files Files
+
+	cert  tls.Certificate
+	roots *x509.CertPool
+}
+
+// LoadIdentity reads and checks a bundle: every file present and parseable,
+// the key matching the certificate, the certificate signed by the CA,
+// currently valid, and usable both to listen and to dial. Each failure is a
+// *TrustError naming the file and the fix.
+func LoadIdentity(f Files) (*Identity, error) {
+	caPEM, err := readBundleFile(f.CA, "CA certificate")
+	if err != nil {
+		return nil, err
+	}
+	ca, err := parseCertPEM(caPEM)
+	if err != nil {
+		return nil, trustErrorf(err, "pass the CA certificate with --ca, or run `make certs`", "%s: %v", f.CA, err)
+	}
+	certPEM, err := readBundleFile(f.Cert, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := readBundleFile(f.Key, "private key")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not match") {
+			return nil, trustErrorf(err, "use the key that was made with this certificate, or re-issue both with `scripts/gen-certs.sh -f NAME`",
+				"%s does not match %s", f.Key, f.Cert)
+		}
+		return nil, trustErrorf(err, "run `make certs`", "cannot load %s and %s: %v", f.Cert, f.Key, err)
+	}
+	leaf := cert.Leaf
+	id := &Identity{Name: certName(leaf), Leaf: leaf, CA: ca, Files: f, cert: cert, roots: newPool(ca)}
+	reissue := fmt.Sprintf("re-issue it with `scripts/gen-certs.sh -f %s`", id.Name)
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth} {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: id.roots, KeyUsages: []x509.ExtKeyUsage{usage}})
+		if err != nil {
+			return nil, explainOwnCert(err, f, leaf, reissue)
+		}
+	}
+	return id, nil
+}
+
+func newPool(ca *x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca)
+	return p
+}
+
+func readBundleFile(path, what string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, trustErrorf(err, "run `make certs` (or pass --certs-dir, --name, --ca, --cert, --key)", "%s %s does not exist", what, path)
+	case err != nil:
+		return nil, trustErrorf(err, "check the file's permissions", "cannot read %s %s: %v", what, path, errors.Unwrap(err))
+	}
+	return b, nil
+}
+
+func parseCertPEM(b []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate in the file")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// explainOwnCert turns a verification failure of our own certificate into
+// words that name the file.
+func explainOwnCert(err error, f Files, leaf *x509.Certificate, reissue string) error {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return trustErrorf(err, "pass the CA it was issued by with --ca, or "+reissue,
+			"%s is not signed by the CA in %s", f.Cert, f.CA)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		if time.Now().Before(leaf.NotBefore) {
+			return trustErrorf(err, "check this machine's clock", "%s is not valid until %s", f.Cert, leaf.NotBefore.Format(time.DateOnly))
+		}
+		return trustErrorf(err, "renew: "+reissue, "%s expired on %s", f.Cert, leaf.NotAfter.Format(time.DateOnly))
+	case errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage:
+		return trustErrorf(err, reissue, "%s is not valid for both client and server authentication (extended key usage)", f.Cert)
+	}
+	return trustErrorf(err, reissue, "%s does not verify against %s: %v", f.Cert, f.CA, err)
+}
+
+// certName is the name a certificate proves: its common name, or else its
+// first DNS name, or else its first IP address.
+func certName(c *x509.Certificate) string {
+	switch {
+	case c.Subject.CommonName != "":
+		return c.Subject.CommonName
+	case len(c.DNSNames) > 0:
+		return c.DNSNames[0]
+	case len(c.IPAddresses) > 0:
+		return c.IPAddresses[0].String()
+	}
+	return "(unnamed)"
+}
+
+// CertNames lists every name and address a certificate is valid for, as a
+// peer would pass them to --peer.
+func CertNames(c *x509.Certificate) []string {
+	names := append([]string(nil), c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// Fingerprint is the SHA-256 digest of a certificate in the form
+// `openssl x509 -fingerprint -sha256` prints: upper-case hex pairs joined
+// by colons, so a user can check it with the tool they already have.
+func Fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hexPairs(sum[:])
+}
+
+// ShortFingerprint is the first 8 bytes of Fingerprint, enough to tell two
+// certificates apart when reading them aloud.
+func ShortFingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hexPairs(sum[:8])
+}
+
+func hexPairs(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 0, len(b)*3)
+	for i, v := range b {
+		if i > 0 {
+			out = append(out, ':')
+		}
+		out = append(out, digits[v>>4], digits[v&0xf])
+	}
+	return string(out)
+}
+
+// serverConfig is the listener's TLS configuration. None of its security
+// settings are options: TLS 1.3 only, client certificates required and
+// verified against the CA, no session resumption (every connection proves
+// its certificate afresh).
+func (id *Identity) serverConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{id.cert},
+		ClientAuth:             tls.RequireAndVerifyClientCert,
+		ClientCAs:              id.roots,
+		NextProtos:             []string{ALPN},
+		SessionTicketsDisabled: true,
+	}
+}
+
+// clientConfig is the dialer's TLS configuration; serverName is the name
+// the listener's certificate must be valid for.
+func (id *Identity) clientConfig(serverName string) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		RootCAs:    id.roots,
+		ServerName: serverName,
+		NextProtos: []string{ALPN},
+		// Always present our certificate, even when the listener names
+		// other CAs as acceptable: crypto/tls would otherwise send none,
+		// and the listener could only say "no certificate" instead of the
+		// real problem, "certificate from an unknown CA".
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &id.cert, nil
+		},
+	}
+}

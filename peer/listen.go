@@ -1,0 +1,230 @@
+package peer
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// maxPendingHandshakes bounds the connections a listener handshakes at
+// once; more are closed at once, so a flood of silent connections costs a
+// bounded number of goroutines and buffers.
+const maxPendingHandshakes = 64
+
+// A Listener accepts one peer at a time. While a session is on, every other
+// authenticated client is told the listener is busy and closed; the chat is
+// not disturbed.
+type Listener struct {
+	ln   net.Listener
+	cfg  Config
+	self string
+
+	sessions chan *Session
+	sem      chan struct{}
+	ctx      context.Context // cancelled by Close, ends handshakes under way
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu     sync.Mutex
+	active bool // a session holds the listener
+}
+
+// Listen listens on addr (host:port; ":7443" for every address) for a peer.
+func Listen(addr string, cfg Config) (*Listener, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("peer: Listen needs an Identity")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Listener{
+		ln:       ln,
+		cfg:      cfg.withDefaults(),
+		self:     cfg.Identity.Name,
+		sessions: make(chan *Session, 1),
+		sem:      make(chan struct{}, maxPendingHandshakes),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l, nil
+}
+
+// Addr is the address the listener actually listens on.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Accept waits for a peer to connect and prove its identity.
+func (l *Listener) Accept(ctx context.Context) (*Session, error) {
+	select {
+	case s := <-l.sessions:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.ctx.Done():
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops listening and waits for handshakes under way to end. A
+// session already accepted goes on; one not yet accepted is closed.
+func (l *Listener) Close() error {
+	l.cancel()
+	err := l.ln.Close()
+	l.wg.Wait()
+	select {
+	case s := <-l.sessions:
+		s.Close()
+	default:
+	}
+	return err
+}
+
+func (l *Listener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if l.ctx.Err() != nil {
+				return
+			}
+			// Out of file descriptors and the like: wait a moment rather
+			// than spin, then go on serving the chat.
+			select {
+			case <-time.After(10 * time.Millisecond):
+				continue
+			case <-l.ctx.Done():
+				return
+			}
+		}
+		select {
+		case l.sem <- struct{}{}:
+			l.wg.Add(1)
+			go l.handshake(c)
+		default:
+			c.Close()
+			l.reject(c.RemoteAddr(), fmt.Errorf("too many handshakes under way (%d); connection closed", maxPendingHandshakes))
+		}
+	}
+}
+
+func (l *Listener) reject(addr net.Addr, err error) {
+	if l.cfg.OnReject != nil {
+		l.cfg.OnReject(addr, err)
+	}
+}
+
+// handshake runs the TLS handshake and the hello exchange with one
+// connection, within the handshake timeout, and hands the session to Accept.
+func (l *Listener) handshake(raw net.Conn) {
+	defer l.wg.Done()
+	defer func() { <-l.sem }()
+	addr := raw.RemoteAddr()
+	raw.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	conn := tls.Server(raw, l.cfg.Identity.serverConfig())
+	if err := conn.HandshakeContext(l.ctx); err != nil {
+		conn.Close()
+		l.reject(addr, explainClientHandshake(err, l.cfg.HandshakeTimeout))
+		return
+	}
+	st := conn.ConnectionState()
+	if st.NegotiatedProtocol != ALPN {
+		conn.Close()
+		l.reject(addr, fmt.Errorf("not a peerchat client (it did not ask for ALPN %q)", ALPN))
+		return
+	}
+	info := newPeerInfo(st, addr)
+	refuse := func(code errorCode, reason string, err error) {
+		conn.Write(appendErrorFrame(nil, code, reason))
+		conn.Close()
+		l.reject(addr, err)
+	}
+	if l.cfg.Peer != "" {
+		if err := info.Cert.VerifyHostname(l.cfg.Peer); err != nil {
+			refuse(codeRefused,
+				fmt.Sprintf("%s accepts only %q, and your certificate is for %s; ask %s to listen with --peer %s", l.self, l.cfg.Peer, info.Name, l.self, info.Name),
+				&TrustError{Msg: fmt.Sprintf("refused %s: certificate is for %s, not %q", info.Name, describeNames(info.Cert), l.cfg.Peer),
+					Hint: "to chat with " + info.Name + ", listen with --peer " + info.Name, Err: err})
+			return
+		}
+	}
+	l.mu.Lock()
+	busy := l.active || l.ctx.Err() != nil
+	l.active = l.active || !busy
+	l.mu.Unlock()
+	if busy {
+		refuse(codeBusy, fmt.Sprintf("%s is busy in another chat; try again later", l.self),
+			fmt.Errorf("refused %s: %w", info.Name, ErrBusy))
+		return
+	}
+	release := func() {
+		l.mu.Lock()
+		l.active = false
+		l.mu.Unlock()
+	}
+	fr := newFrameReader(conn)
+	h, err := exchangeHellos(conn, fr, l.cfg, l.self, true)
+	if err != nil {
+		release()
+		var pe *ProtocolError
+		if errors.As(err, &pe) && !pe.Remote {
+			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
+		}
+		conn.Close()
+		l.reject(addr, fmt.Errorf("%s: %w", info.Name, err))
+		return
+	}
+	info.HelloName, info.Software = h.Name, h.Software
+	raw.SetDeadline(time.Time{})
+	s := newSession(conn, fr, l.cfg, l.self, info, release)
+	select {
+	case l.sessions <- s:
+	case <-l.ctx.Done():
+		s.Close()
+	}
+}
+
+// exchangeHellos sends our hello and reads the peer's; the listener speaks
+// first (see the package documentation for why).
+func exchangeHellos(conn *tls.Conn, fr *frameReader, cfg Config, self string, listener bool) (hello, error) {
+	ours := hello{Version: ProtocolVersion, Name: self, Software: cfg.Software}
+	if listener {
+		if _, err := conn.Write(ours.append(nil)); err != nil {
+			return hello{}, err
+		}
+	}
+	t, p, err := fr.next()
+	if err != nil {
+		return hello{}, err
+	}
+	var h hello
+	switch t {
+	case frameHello:
+		if h, err = parseHello(p); err != nil {
+			return h, err
+		}
+	case frameError:
+		re, err := parseError(p)
+		if err != nil {
+			return h, err
+		}
+		return h, re.asError()
+	default:
+		return h, protocolErrorf("expected hello, got a %s frame", t)
+	}
+	if h.Version != ProtocolVersion {
+		return h, protocolErrorf("peer speaks protocol version %d, this peerchat speaks %d; use the same peerchat version on both sides", h.Version, ProtocolVersion)
+	}
+	if !listener {
+		if _, err := conn.Write(ours.append(nil)); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}

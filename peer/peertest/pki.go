@@ -1,0 +1,164 @@
+// Package peertest builds throw-away certificate authorities and peer
+// certificates for tests, the way `make certs` does, but in Go and in a
+// temporary directory, so that every test runs real handshakes on its own
+// PKI.
+package peertest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"peerchat/peer"
+)
+
+// A PKI is a CA whose files live in Dir, laid out as `make certs` lays
+// out certs/: Dir/ca.crt, Dir/ca.key, Dir/NAME.crt, Dir/NAME.key.
+type PKI struct {
+	Dir  string
+	CA   *x509.Certificate
+	key  *ecdsa.PrivateKey
+	name string
+}
+
+// NewPKI makes a CA in a fresh temporary directory.
+func NewPKI(t testing.TB) *PKI {
+	t.Helper()
+	return NewPKIIn(t, t.TempDir(), "peertest CA")
+}
+
+// NewPKIIn makes a CA called name in dir.
+func NewPKIIn(t testing.TB, dir, name string) *PKI {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLen:            0,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &PKI{Dir: dir, CA: ca, key: key, name: name}
+	writePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", der, 0o644)
+	writeKey(t, filepath.Join(dir, "ca.key"), key)
+	return p
+}
+
+// Leaf describes a peer certificate; the zero value (but for Name) is what
+// `make certs` issues: valid now for a year, for Name, localhost, 127.0.0.1
+// and ::1, usable for both client and server authentication.
+type Leaf struct {
+	Name      string
+	DNSNames  []string // replace the default names when set
+	IPs       []net.IP // replace the default addresses when set
+	NotBefore time.Time
+	NotAfter  time.Time
+	ExtUsage  []x509.ExtKeyUsage // replace serverAuth+clientAuth when set
+}
+
+// Issue writes Dir/NAME.crt and Dir/NAME.key for leaf and returns the
+// bundle's file names.
+func (p *PKI) Issue(t testing.TB, leaf Leaf) peer.Files {
+	t.Helper()
+	if leaf.DNSNames == nil {
+		leaf.DNSNames = []string{leaf.Name, "localhost"}
+	}
+	if leaf.IPs == nil {
+		leaf.IPs = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	if leaf.NotBefore.IsZero() {
+		leaf.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if leaf.NotAfter.IsZero() {
+		leaf.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+	}
+	if leaf.ExtUsage == nil {
+		leaf.ExtUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	}
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               pkix.Name{CommonName: leaf.Name},
+		DNSNames:              leaf.DNSNames,
+		IPAddresses:           leaf.IPs,
+		NotBefore:             leaf.NotBefore,
+		NotAfter:              leaf.NotAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           leaf.ExtUsage,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := peer.FilesFor(p.Dir, leaf.Name)
+	writePEM(t, f.Cert, "CERTIFICATE", der, 0o644)
+	writeKey(t, f.Key, key)
+	return f
+}
+
+// Identity issues a default certificate for name and loads it.
+func (p *PKI) Identity(t testing.TB, name string) *peer.Identity {
+	t.Helper()
+	id, err := peer.LoadIdentity(p.Issue(t, Leaf{Name: name}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func serial(t testing.TB) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func writeKey(t testing.TB, path string, key *ecdsa.PrivateKey) {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, path, "PRIVATE KEY", der, 0o600)
+}
+
+func writePEM(t testing.TB, path, typ string, der []byte, mode os.FileMode) {
+	t.Helper()
+	b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+	if err := os.WriteFile(path, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}

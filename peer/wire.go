@@ -1,0 +1,234 @@
+package peer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+)
+
+// ProtocolVersion is the version of the frame protocol spoken after the TLS
+// handshake; it is sent in the hello and bumped on incompatible changes.
+const ProtocolVersion = 1
+
+// ALPN is the application protocol both sides require in the TLS handshake,
+// so that a peerchat listener is never mistaken for a web server or the
+// reverse.
+const ALPN = "peerchat/1"
+
+const (
+	// MaxPayload is the largest frame payload either side accepts. A frame
+	// announcing more is a protocol error: the reader never allocates on the
+	// word of the peer beyond this bound.
+	MaxPayload = 64 << 10
+
+	// MaxText is the longest message text in bytes of UTF-8.
+	MaxText = MaxPayload - msgHeaderLen
+
+	headerLen    = 5  // type (1) + payload length (4)
+	msgHeaderLen = 16 // id (8) + sender time (8)
+	maxShortText = 255
+)
+
+// frameType is the first byte of every frame.
+type frameType byte
+
+const (
+	frameHello   frameType = 1 // version u16, name str8, software str8, then extensions (ignored)
+	frameMessage frameType = 2 // id u64, sender time (unix ms) i64, text
+	frameAck     frameType = 3 // highest id delivered, u64 (cumulative)
+	framePing    frameType = 4 // nonce u64
+	framePong    frameType = 5 // nonce u64, echoed
+	frameBye     frameType = 6 // optional reason text
+	frameError   frameType = 7 // code u8, reason text
+)
+
+func (t frameType) String() string {
+	switch t {
+	case frameHello:
+		return "hello"
+	case frameMessage:
+		return "message"
+	case frameAck:
+		return "ack"
+	case framePing:
+		return "ping"
+	case framePong:
+		return "pong"
+	case frameBye:
+		return "goodbye"
+	case frameError:
+		return "error"
+	}
+	return fmt.Sprintf("unknown frame type %d", byte(t))
+}
+
+// errorCode says why a peer ends a connection with an error frame.
+type errorCode byte
+
+const (
+	codeProtocol errorCode = 1 // the other side broke the protocol
+	codeBusy     errorCode = 2 // the listener is already in a chat
+	codeRefused  errorCode = 3 // the identity is not the one this side accepts
+)
+
+// appendFrame appends a whole frame (header and payload) to b.
+func appendFrame(b []byte, t frameType, payload []byte) []byte {
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
+	return append(b, payload...)
+}
+
+// appendMessageFrame appends a message frame without building its payload
+// separately: this is the hot path of every sent line.
+func appendMessageFrame(b []byte, id uint64, at time.Time, text string) []byte {
+	b = append(b, byte(frameMessage))
+	b = binary.BigEndian.AppendUint32(b, uint32(msgHeaderLen+len(text)))
+	b = binary.BigEndian.AppendUint64(b, id)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixMilli()))
+	return append(b, text...)
+}
+
+func appendU64Frame(b []byte, t frameType, v uint64) []byte {
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, 8)
+	return binary.BigEndian.AppendUint64(b, v)
+}
+
+// frameReader reads frames from a connection, reusing one buffer. The
+// payload returned by next is valid until the following call.
+type frameReader struct {
+	r   io.Reader
+	buf []byte
+	hdr [headerLen]byte
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: r}
+}
+
+// next reads one frame. io.EOF means the stream ended cleanly between
+// frames; a stream that ends inside a frame is io.ErrUnexpectedEOF.
+func (fr *frameReader) next() (frameType, []byte, error) {
+	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	t := frameType(fr.hdr[0])
+	n := binary.BigEndian.Uint32(fr.hdr[1:])
+	if n > MaxPayload {
+		return t, nil, protocolErrorf("%s frame of %d bytes is over the %d-byte limit", t, n, MaxPayload)
+	}
+	if cap(fr.buf) < int(n) {
+		fr.buf = make([]byte, n, max(int(n), 4<<10))
+	}
+	p := fr.buf[:n]
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return t, nil, err
+	}
+	return t, p, nil
+}
+
+// hello is the first frame each side sends.
+type hello struct {
+	Version  uint16
+	Name     string // what the peer calls itself; shown only beside the certificate name
+	Software string
+}
+
+func (h hello) append(b []byte) []byte {
+	p := make([]byte, 0, 4+len(h.Name)+len(h.Software))
+	p = binary.BigEndian.AppendUint16(p, h.Version)
+	p = appendStr8(p, h.Name)
+	p = appendStr8(p, h.Software)
+	return appendFrame(b, frameHello, p)
+}
+
+func parseHello(p []byte) (hello, error) {
+	var h hello
+	if len(p) < 2 {
+		return h, protocolErrorf("hello of %d bytes is too short", len(p))
+	}
+	h.Version = binary.BigEndian.Uint16(p)
+	p = p[2:]
+	var err error
+	if h.Name, p, err = readStr8(p, "hello name"); err != nil {
+		return h, err
+	}
+	if h.Software, _, err = readStr8(p, "hello software"); err != nil {
+		return h, err
+	}
+	// Bytes after the known fields are extensions from a newer minor
+	// revision; ignoring them keeps old and new peers talking.
+	return h, nil
+}
+
+func appendStr8(b []byte, s string) []byte {
+	if len(s) > maxShortText {
+		s = s[:maxShortText]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	b = append(b, byte(len(s)))
+	return append(b, s...)
+}
+
+func readStr8(p []byte, what string) (string, []byte, error) {
+	if len(p) < 1 || len(p) < 1+int(p[0]) {
+		return "", nil, protocolErrorf("%s is truncated", what)
+	}
+	s := p[1 : 1+int(p[0])]
+	if !utf8.Valid(s) {
+		return "", nil, protocolErrorf("%s is not valid UTF-8", what)
+	}
+	return string(s), p[1+int(p[0]):], nil
+}
+
+// parseMessage decodes a message payload.
+func parseMessage(p []byte) (Message, error) {
+	if len(p) < msgHeaderLen {
+		return Message{}, protocolErrorf("message of %d bytes is too short", len(p))
+	}
+	text := p[msgHeaderLen:]
+	if !utf8.Valid(text) {
+		return Message{}, protocolErrorf("message text is not valid UTF-8")
+	}
+	id := binary.BigEndian.Uint64(p)
+	if id == 0 {
+		return Message{}, protocolErrorf("message id 0 is reserved")
+	}
+	return Message{
+		ID:   id,
+		Time: time.UnixMilli(int64(binary.BigEndian.Uint64(p[8:]))),
+		Text: string(text),
+	}, nil
+}
+
+func parseU64(t frameType, p []byte) (uint64, error) {
+	if len(p) != 8 {
+		return 0, protocolErrorf("%s frame of %d bytes, want 8", t, len(p))
+	}
+	return binary.BigEndian.Uint64(p), nil
+}
+
+func appendErrorFrame(b []byte, code errorCode, reason string) []byte {
+	p := make([]byte, 0, 1+len(reason))
+	p = append(p, byte(code))
+	p = append(p, reason...)
+	return appendFrame(b, frameError, p)
+}
+
+func parseError(p []byte) (*RemoteError, error) {
+	if len(p) < 1 {
+		return nil, protocolErrorf("empty error frame")
+	}
+	reason := p[1:]
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	return &RemoteError{code: errorCode(p[0]), Reason: string(reason)}, nil
+}
