@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +40,9 @@ func Listen(addr string, cfg Config) (*Listener, error) {
 		return nil, errors.New("peer: Listen needs an Identity")
 	}
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, &netError{fmt.Sprintf("cannot listen on %s: the address is in use (another peerchat?); pick another with --addr, e.g. --addr :7444", addr), err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"peerchat/peer"
+)
+
+// run is the whole program but for process-wide concerns (signals, exit),
+// which main keeps: it parses args, runs the command, prints the final
+// error if any, and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	u := &ui{stdout: stdout, stderr: stderr}
+	app := newApp(u, stdin)
+	err := app.RunContext(ctx, args)
+	if err != nil {
+		if !errors.Is(err, errUndelivered) { // already reported message by message
+			u.errorLine(err)
+		}
+	}
+	return exitCode(err)
+}
+
+func newApp(u *ui, stdin io.Reader) *cli.App {
+	return &cli.App{
+		Name:  "peerchat",
+		Usage: "one-to-one chat over TLS 1.3 with mutual certificate authentication",
+		Description: "One peer listens, the other dials; both prove who they are with a certificate\n" +
+			"from the same local CA (make certs). Lines typed on stdin are sent as messages;\n" +
+			"received messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
+		Version:         version(),
+		Reader:          stdin,
+		Writer:          u.stdout,
+		ErrWriter:       u.stderr,
+		HideHelpCommand: true,
+		// urfave/cli must never exit the process itself: run returns the
+		// exit code to main, after the chat's cleanup has run.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Commands: []*cli.Command{
+			{
+				Name:      "listen",
+				Usage:     "wait for a peer to dial in, then chat",
+				ArgsUsage: " ",
+				Flags: append([]cli.Flag{
+					&cli.StringFlag{Name: "addr", Value: ":" + peer.DefaultPort, EnvVars: []string{"PEERCHAT_ADDR"},
+						Usage: "`HOST:PORT` to listen on (port 0 picks a free one; the address is printed)"},
+				}, sessionFlags()...),
+				OnUsageError: onUsageError,
+				Action:       func(c *cli.Context) error { return listenAction(c, u) },
+			},
+			{
+				Name:         "dial",
+				Usage:        "connect to a listening peer, then chat",
+				ArgsUsage:    "HOST[:PORT]",
+				Flags:        sessionFlags(),
+				OnUsageError: onUsageError,
+				Action:       func(c *cli.Context) error { return dialAction(c, u) },
+			},
+		},
+	}
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return usagef("%v; see `peerchat %s --help`", err, c.Command.Name)
+}
+
+// sessionFlags are the flags both roles share: who we are, whom we accept,
+// and the heartbeat.
+func sessionFlags() []cli.Flag {
+	return append(identityFlags(),
+		&cli.StringFlag{Name: "peer", EnvVars: []string{"PEERCHAT_PEER"},
+			Usage: "the `NAME` the other side's certificate must be valid for (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
+		&cli.DurationFlag{Name: "linger", Value: lingerTimeout,
+			Usage: "at the end of input, how long to wait for the peer to acknowledge what was sent"},
+		&cli.DurationFlag{Name: "heartbeat", Value: peer.DefaultHeartbeatInterval,
+			Usage: fmt.Sprintf("ping interval; the peer is declared gone after %d silent intervals", peer.DefaultHeartbeatMisses)},
+	)
+}
+
+func sessionConfig(c *cli.Context) (peer.Config, error) {
+	id, err := loadIdentity(c)
+	if err != nil {
+		return peer.Config{}, err
+	}
+	if d := c.Duration("heartbeat"); d < 10*time.Millisecond {
+		return peer.Config{}, usagef("--heartbeat %s is too short; use at least 10ms (default %s)", d, peer.DefaultHeartbeatInterval)
+	}
+	return peer.Config{
+		Identity:          id,
+		Peer:              c.String("peer"),
+		Software:          "peerchat " + version(),
+		HeartbeatInterval: c.Duration("heartbeat"),
+	}, nil
+}
+
+// noExtraArgs refuses arguments urfave/cli did not parse as flags: it stops
+// at the first argument, so `dial localhost --name bob` would otherwise
+// silently ignore --name.
+func noExtraArgs(c *cli.Context, want int) error {
+	args := c.Args().Slice()
+	if len(args) <= want {
+		return nil
+	}
+	extra := args[want:]
+	if strings.HasPrefix(extra[0], "-") {
+		return usagef("flags go before the address: put %s before %s", strings.Join(extra, " "), strings.Join(args[:want], " "))
+	}
+	return usagef("unexpected argument %q; see `peerchat %s --help`", extra[0], c.Command.Name)
+}
+
+func listenAction(c *cli.Context, u *ui) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	cfg, err := sessionConfig(c)
+	if err != nil {
+		return err
+	}
+	cfg.OnReject = func(addr net.Addr, err error) {
+		u.notice("refused %s: %s", addr, sanitize(err.Error()))
+	}
+	l, err := peer.Listen(c.String("addr"), cfg)
+	if err != nil {
+		return &networkError{err}
+	}
+	defer l.Close()
+	u.notice("listening on %s as %s (fingerprint %s)", l.Addr(), cfg.Identity.Name, peer.ShortFingerprint(cfg.Identity.Leaf))
+	s, err := l.Accept(c.Context)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return nil // interrupted while nobody was connected
+		}
+		return &networkError{err}
+	}
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+}
+
+func dialAction(c *cli.Context, u *ui) error {
+	if c.Args().Len() == 0 {
+		return usagef("dial needs the listener's address: peerchat dial [flags] HOST[:PORT], e.g. peerchat dial --name bob localhost")
+	}
+	if err := noExtraArgs(c, 1); err != nil {
+		return err
+	}
+	if _, _, err := peer.SplitAddr(c.Args().First()); err != nil {
+		return usagef("%v", err)
+	}
+	cfg, err := sessionConfig(c)
+	if err != nil {
+		return err
+	}
+	s, err := peer.Dial(c.Context, c.Args().First(), cfg)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return nil
+		}
+		return networkOrTrust(err)
+	}
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+}

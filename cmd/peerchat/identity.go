@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"peerchat/peer"
+)
+
+// identityFlags choose the certificate bundle: by name in a directory, as
+// `make certs` lays it out, or file by file.
+func identityFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", EnvVars: []string{"PEERCHAT_NAME"},
+			Usage: "your identity: uses `NAME`.crt and NAME.key in the certs dir"},
+		&cli.StringFlag{Name: "certs-dir", Value: "certs", EnvVars: []string{"PEERCHAT_CERTS_DIR"},
+			Usage: "`DIR` holding ca.crt and NAME.crt/NAME.key (as made by make certs)"},
+		&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.crt)"},
+		&cli.StringFlag{Name: "cert", Usage: "your certificate `FILE` (default DIR/NAME.crt)"},
+		&cli.StringFlag{Name: "key", Usage: "your private key `FILE` (default DIR/NAME.key)"},
+	}
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// identityFiles resolves the identity flags to the three files.
+func identityFiles(c *cli.Context) (peer.Files, error) {
+	dir, name := c.String("certs-dir"), c.String("name")
+	cert, key := c.String("cert"), c.String("key")
+	var f peer.Files
+	switch {
+	case cert != "" || key != "":
+		if cert == "" || key == "" {
+			return f, usagef("--cert and --key go together: pass both, or use --name")
+		}
+		f = peer.Files{CA: peer.FilesFor(dir, "").CA, Cert: cert, Key: key}
+	case name != "":
+		if !validName.MatchString(name) {
+			return f, usagef("--name %q is not a certificate name: use letters, digits, '.', '-' or '_'", name)
+		}
+		f = peer.FilesFor(dir, name)
+		if names := peer.Names(dir); len(names) > 0 && !slices.Contains(names, name) {
+			return f, &peer.TrustError{Msg: fmt.Sprintf("no identity %q in %s/ (it holds %s)", name, dir, strings.Join(names, ", ")),
+				Hint: fmt.Sprintf("pass --name %s, or make one with `make certs PEERS=%s`", names[0], name)}
+		}
+	default:
+		names := peer.Names(dir)
+		switch len(names) {
+		case 0:
+			return f, &peer.TrustError{Msg: fmt.Sprintf("no certificates in %s/", dir),
+				Hint: "run `make certs`, or point --certs-dir at the directory that holds yours"}
+		case 1:
+			f = peer.FilesFor(dir, names[0]) // the only identity there is
+		default:
+			return f, usagef("which identity? %s/ holds %s; pass --name %s", dir, strings.Join(names, ", "), names[0])
+		}
+	}
+	if ca := c.String("ca"); ca != "" {
+		f.CA = ca
+	}
+	return f, nil
+}
+
+func loadIdentity(c *cli.Context) (*peer.Identity, error) {
+	f, err := identityFiles(c)
+	if err != nil {
+		return nil, err
+	}
+	return peer.LoadIdentity(f)
+}

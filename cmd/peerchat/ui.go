@@ -1,0 +1,76 @@
+package main
+
+// All of peerchat's output goes through this file, under these rules:
+//
+//   - stdout carries only the transcript, one line per message, so that
+//     `peerchat dial … > log` records the conversation and nothing else;
+//   - everything else (notices, refusals, errors) goes to stderr, prefixed
+//     "peerchat: ", lower case, no trailing period;
+//   - every error is one line that says what happened, to whom, and what
+//     to do about it;
+//   - nothing a peer sent (text, names, certificate fields) reaches either
+//     stream without passing through sanitize.
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"peerchat/peer"
+)
+
+// transcriptTime is how a message's time is shown: the sender's clock,
+// in the local time zone.
+const transcriptTime = "15:04:05"
+
+type ui struct {
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// notice prints a line about the chat on stderr.
+func (u *ui) notice(format string, args ...any) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintf(u.stderr, "peerchat: "+format+"\n", args...)
+}
+
+// message prints one line of the transcript on stdout.
+func (u *ui) message(m *peer.Message) {
+	line := fmt.Sprintf("[%s] %s: %s\n", m.Time.Local().Format(transcriptTime), sanitize(m.From), sanitize(m.Text))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	io.WriteString(u.stdout, line)
+}
+
+// errorLine prints err as the last word of a run.
+func (u *ui) errorLine(err error) {
+	msg := err.Error()
+	// Errors can quote what a peer sent (its certificate's names, its
+	// reason for refusing us).
+	u.notice("%s", sanitize(strings.TrimSpace(msg)))
+}
+
+// connected announces the peer with what its certificate proves.
+func (u *ui) connected(s *peer.Session) {
+	p := s.Peer()
+	u.notice("connected to %s (fingerprint %s) at %s", sanitize(p.Name), shortFingerprint(p.Fingerprint), p.Addr)
+}
+
+// shortFingerprint is the first 8 bytes of a fingerprint, as both sides
+// print it on connect.
+func shortFingerprint(fp string) string {
+	if len(fp) > 23 {
+		return fp[:23]
+	}
+	return fp
+}
+
+// undelivered reports messages the peer never acknowledged.
+func (u *ui) undelivered(pending []peer.Message, to string) {
+	for _, m := range pending {
+		u.notice("not delivered to %s: [%s] %s", sanitize(to), m.Time.Local().Format(transcriptTime), sanitize(m.Text))
+	}
+}
