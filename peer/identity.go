@@ -6,13 +6,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Files names the three files of a certificate bundle.
@@ -20,6 +18,7 @@ type Files struct {
 	CA   string // the CA certificate both peers trust
 	Cert string // this peer's certificate
 	Key  string // this peer's private key
+	CRL  string // the CA's revocation list; optional, "" for none
 }
 
 // FilesFor returns the bundle `make certs` writes for name into dir:
@@ -62,6 +61,9 @@ type Identity struct {
 	Leaf  *x509.Certificate
 	CA    *x509.Certificate
 	Files Files
+	// CRL, when Files names one, is the CA's revocation list: both roles
+	// refuse a peer whose certificate it lists.
+	CRL *RevocationList
 
 	cert  tls.Certificate
 	roots *x509.CertPool
@@ -69,43 +71,16 @@ type Identity struct {
 
 // LoadIdentity reads and checks a bundle: every file present and parseable,
 // the key matching the certificate, the certificate signed by the CA,
-// currently valid, and usable both to listen and to dial. Each failure is a
-// *TrustError naming the file and the fix.
+// currently valid, usable both to listen and to dial, and not revoked by
+// the revocation list when Files names one. The checks are CheckBundle's;
+// the first failure comes back as a *TrustError naming the file and the
+// fix, in the words `peerchat certs check` prints.
 func LoadIdentity(f Files) (*Identity, error) {
-	caPEM, err := readBundleFile(f.CA, "CA certificate")
-	if err != nil {
+	r := CheckBundle(f)
+	if err := r.Err(); err != nil {
 		return nil, err
 	}
-	ca, err := parseCertPEM(caPEM)
-	if err != nil {
-		return nil, trustErrorf(err, "pass the CA certificate with --ca, or run `make certs`", "%s: %v", f.CA, err)
-	}
-	certPEM, err := readBundleFile(f.Cert, "certificate")
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := readBundleFile(f.Key, "private key")
-	if err != nil {
-		return nil, err
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		if strings.Contains(err.Error(), "does not match") {
-			return nil, trustErrorf(err, "use the key that was made with this certificate, or re-issue both with `scripts/gen-certs.sh -f NAME`",
-				"%s does not match %s", f.Key, f.Cert)
-		}
-		return nil, trustErrorf(err, "run `make certs`", "cannot load %s and %s: %v", f.Cert, f.Key, err)
-	}
-	leaf := cert.Leaf
-	id := &Identity{Name: certName(leaf), Leaf: leaf, CA: ca, Files: f, cert: cert, roots: newPool(ca)}
-	reissue := fmt.Sprintf("re-issue it with `scripts/gen-certs.sh -f %s`", id.Name)
-	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth} {
-		_, err := leaf.Verify(x509.VerifyOptions{Roots: id.roots, KeyUsages: []x509.ExtKeyUsage{usage}})
-		if err != nil {
-			return nil, explainOwnCert(err, f, leaf, reissue)
-		}
-	}
-	return id, nil
+	return r.Identity, nil
 }
 
 func newPool(ca *x509.Certificate) *x509.CertPool {
@@ -131,26 +106,6 @@ func parseCertPEM(b []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate in the file")
 	}
 	return x509.ParseCertificate(block.Bytes)
-}
-
-// explainOwnCert turns a verification failure of our own certificate into
-// words that name the file.
-func explainOwnCert(err error, f Files, leaf *x509.Certificate, reissue string) error {
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	switch {
-	case errors.As(err, &unknown):
-		return trustErrorf(err, "pass the CA it was issued by with --ca, or "+reissue,
-			"%s is not signed by the CA in %s", f.Cert, f.CA)
-	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		if time.Now().Before(leaf.NotBefore) {
-			return trustErrorf(err, "check this machine's clock", "%s is not valid until %s", f.Cert, leaf.NotBefore.Format(time.DateOnly))
-		}
-		return trustErrorf(err, "renew: "+reissue, "%s expired on %s", f.Cert, leaf.NotAfter.Format(time.DateOnly))
-	case errors.As(err, &invalid) && invalid.Reason == x509.IncompatibleUsage:
-		return trustErrorf(err, reissue, "%s is not valid for both client and server authentication (extended key usage)", f.Cert)
-	}
-	return trustErrorf(err, reissue, "%s does not verify against %s: %v", f.Cert, f.CA, err)
 }
 
 // certName is the name a certificate proves: its common name, or else its

@@ -5,6 +5,7 @@
 package peertest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -28,6 +29,9 @@ type PKI struct {
 	CA   *x509.Certificate
 	key  *ecdsa.PrivateKey
 	name string
+
+	revoked   []x509.RevocationListEntry // what Revoke has listed so far
+	crlNumber int64
 }
 
 // NewPKI makes a CA in a fresh temporary directory.
@@ -38,6 +42,18 @@ func NewPKI(t testing.TB) *PKI {
 
 // NewPKIIn makes a CA called name in dir.
 func NewPKIIn(t testing.TB, dir, name string) *PKI {
+	t.Helper()
+	return newPKI(t, dir, name, nil)
+}
+
+// NewPKIWith makes a CA in a fresh temporary directory after tweak has
+// changed its template: to make it expire, or lose its CA flag.
+func NewPKIWith(t testing.TB, tweak func(ca *x509.Certificate)) *PKI {
+	t.Helper()
+	return newPKI(t, t.TempDir(), "peertest CA", tweak)
+}
+
+func newPKI(t testing.TB, dir, name string, tweak func(*x509.Certificate)) *PKI {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -50,6 +66,9 @@ func NewPKIIn(t testing.TB, dir, name string) *PKI {
 		MaxPathLen:            0,
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	if tweak != nil {
+		tweak(tmpl)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -75,6 +94,8 @@ type Leaf struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	ExtUsage  []x509.ExtKeyUsage // replace serverAuth+clientAuth when set
+	KeyUsage  x509.KeyUsage      // replaces digitalSignature when set
+	Key       crypto.Signer      // the leaf's key; a fresh P-256 key when nil
 }
 
 // Issue writes Dir/NAME.crt and Dir/NAME.key for leaf and returns the
@@ -96,7 +117,13 @@ func (p *PKI) Issue(t testing.TB, leaf Leaf) peer.Files {
 	if leaf.ExtUsage == nil {
 		leaf.ExtUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	key := newKey(t)
+	if leaf.KeyUsage == 0 {
+		leaf.KeyUsage = x509.KeyUsageDigitalSignature
+	}
+	var key crypto.Signer = leaf.Key
+	if key == nil {
+		key = newKey(t)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: leaf.Name},
@@ -104,11 +131,11 @@ func (p *PKI) Issue(t testing.TB, leaf Leaf) peer.Files {
 		IPAddresses:           leaf.IPs,
 		NotBefore:             leaf.NotBefore,
 		NotAfter:              leaf.NotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		KeyUsage:              leaf.KeyUsage,
 		ExtKeyUsage:           leaf.ExtUsage,
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, &key.PublicKey, p.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, key.Public(), p.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +173,7 @@ func serial(t testing.TB) *big.Int {
 	return n
 }
 
-func writeKey(t testing.TB, path string, key *ecdsa.PrivateKey) {
+func writeKey(t testing.TB, path string, key crypto.Signer) {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -161,4 +188,84 @@ func writePEM(t testing.TB, path, typ string, der []byte, mode os.FileMode) {
 	if err := os.WriteFile(path, b, mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Cert reads the certificate in a PEM file, such as the Cert of the Files
+// that Issue returns.
+func Cert(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// CRL describes a revocation list signed by the PKI's CA; the zero value
+// is an empty list issued an hour ago with a next update in 30 days, as
+// `scripts/gen-certs.sh crl` makes it.
+type CRL struct {
+	Revoked    []*x509.Certificate
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	DER        bool // write DER instead of PEM
+}
+
+// WriteCRL writes the list c describes to path and returns path.
+func (p *PKI) WriteCRL(t testing.TB, path string, c CRL) string {
+	t.Helper()
+	if c.ThisUpdate.IsZero() {
+		c.ThisUpdate = time.Now().Add(-time.Hour)
+	}
+	if c.NextUpdate.IsZero() {
+		c.NextUpdate = c.ThisUpdate.Add(30 * 24 * time.Hour)
+	}
+	var entries []x509.RevocationListEntry
+	for _, cert := range c.Revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: c.ThisUpdate})
+	}
+	return p.writeCRL(t, path, entries, c)
+}
+
+// Revoke adds certs to the CA's revocation list and writes the list, with
+// every certificate revoked so far, to Dir/crl.pem, whose path it returns.
+func (p *PKI) Revoke(t testing.TB, certs ...*x509.Certificate) string {
+	t.Helper()
+	for _, cert := range certs {
+		p.revoked = append(p.revoked, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	return p.writeCRL(t, filepath.Join(p.Dir, "crl.pem"), p.revoked, CRL{ThisUpdate: time.Now().Add(-time.Minute)})
+}
+
+func (p *PKI) writeCRL(t testing.TB, path string, entries []x509.RevocationListEntry, c CRL) string {
+	t.Helper()
+	if c.NextUpdate.IsZero() {
+		c.NextUpdate = c.ThisUpdate.Add(30 * 24 * time.Hour)
+	}
+	p.crlNumber++
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(p.crlNumber),
+		ThisUpdate:                c.ThisUpdate,
+		NextUpdate:                c.NextUpdate,
+		RevokedCertificateEntries: entries,
+	}, p.CA, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DER {
+		if err := os.WriteFile(path, der, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	writePEM(t, path, "X509 CRL", der, 0o644)
+	return path
 }
