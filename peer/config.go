@@ -31,6 +31,12 @@ type Config struct {
 	// of the dialed host; a listener refuses every other client.
 	Peer string
 
+	// PeerFingerprints, when set, pins the other side's certificate: it
+	// must also have one of these SHA-256 fingerprints (whole, or a prefix
+	// of at least MinPinBytes bytes; see ParseFingerprint), on top of being
+	// signed by the CA. Both roles check it.
+	PeerFingerprints []string
+
 	// Software is sent in the hello, for the other side's /whois.
 	Software string
 

@@ -19,6 +19,9 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	if cfg.Identity == nil {
 		return nil, errors.New("peer: Dial needs an Identity")
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	hostport, host, err := SplitAddr(addr)
 	if err != nil {
@@ -49,6 +52,11 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 		return fail(explainServerHandshake(err, hostport, serverName, cfg))
 	}
 	st := conn.ConnectionState()
+	// Revocation and pinning first, as the listener does.
+	if reason, err := cfg.vetPeer(st.PeerCertificates[0], hostport); err != nil {
+		conn.Write(appendErrorFrame(nil, codeRefused, reason)) // tell the listener why
+		return fail(err)
+	}
 	if st.NegotiatedProtocol != ALPN {
 		return fail(fmt.Errorf("%s is not a peerchat listener (it did not agree to ALPN %q); check the address and port", hostport, ALPN))
 	}

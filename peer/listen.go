@@ -39,6 +39,9 @@ func Listen(addr string, cfg Config) (*Listener, error) {
 	if cfg.Identity == nil {
 		return nil, errors.New("peer: Listen needs an Identity")
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, &netError{fmt.Sprintf("cannot listen on %s: the address is in use (another peerchat?); pick another with --addr, e.g. --addr :7444", addr), err}
@@ -138,6 +141,14 @@ func (l *Listener) handshake(raw net.Conn) {
 		return
 	}
 	st := conn.ConnectionState()
+	// Revocation and pinning come before everything else: a revoked
+	// certificate is the news, whatever else the client got wrong.
+	if reason, err := l.cfg.vetPeer(st.PeerCertificates[0], ""); err != nil {
+		conn.Write(appendErrorFrame(nil, codeRefused, reason))
+		conn.Close()
+		l.reject(addr, err)
+		return
+	}
 	if st.NegotiatedProtocol != ALPN {
 		conn.Close()
 		l.reject(addr, fmt.Errorf("not a peerchat client (it did not ask for ALPN %q)", ALPN))

@@ -1,0 +1,195 @@
+package peer_test
+
+import (
+	"strings"
+	"testing"
+
+	"peerchat/peer"
+	"peerchat/peer/peertest"
+)
+
+// TestRevocationAndPinning runs real handshakes in which one side holds a
+// revocation list or pinned fingerprints, and checks which side refuses,
+// in what words, and what the other side is told. Rows whose dialErr is
+// empty must connect.
+func TestRevocationAndPinning(t *testing.T) {
+	type world struct {
+		pki              *peertest.PKI
+		aliceF, bobF     peer.Files
+		alice, bob       *peer.Identity
+		fpAlice, fpCarol string
+	}
+	// withCRL loads a bundle again, with the CA's revocation list.
+	withCRL := func(t *testing.T, f peer.Files, crl string) *peer.Identity {
+		f.CRL = crl
+		id, err := peer.LoadIdentity(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	tests := []struct {
+		name      string
+		prepare   func(t *testing.T, w world) (listener, dialer peer.Config)
+		dialErr   string
+		listenErr string
+	}{
+		{
+			name: "listener refuses a revoked client",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				crl := w.pki.Revoke(t, w.bob.Leaf)
+				return peer.Config{Identity: withCRL(t, w.aliceF, crl)}, peer.Config{Identity: w.bob}
+			},
+			dialErr:   "alice (at ADDR) refused us: your certificate (bob, serial SERIAL_BOB) is revoked by alice's revocation list since ",
+			listenErr: "bob's certificate (serial SERIAL_BOB) is revoked by DIR/crl.pem since ",
+		},
+		{
+			name: "dialer refuses a revoked listener",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				crl := w.pki.Revoke(t, w.alice.Leaf)
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: withCRL(t, w.bobF, crl)}
+			},
+			dialErr:   "the listener at ADDR is alice, whose certificate (serial SERIAL_ALICE) is revoked by DIR/crl.pem since ",
+			listenErr: "bob: your certificate (alice, serial SERIAL_ALICE) is revoked by bob's revocation list since ",
+		},
+		{
+			name: "both sides hold a list that revokes someone else",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				crl := w.pki.Revoke(t, w.pki.Identity(t, "carol").Leaf)
+				return peer.Config{Identity: withCRL(t, w.aliceF, crl)}, peer.Config{Identity: withCRL(t, w.bobF, crl)}
+			},
+		},
+		{
+			name: "dialer pins the listener's full fingerprint",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PeerFingerprints: []string{w.fpAlice}}
+			},
+		},
+		{
+			name: "dialer pins the short form, lower case without colons",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				short := strings.ToLower(strings.ReplaceAll(peer.ShortFingerprint(w.alice.Leaf), ":", ""))
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PeerFingerprints: []string{short}}
+			},
+		},
+		{
+			name: "dialer pins someone else",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PeerFingerprints: []string{w.fpCarol}}
+			},
+			dialErr:   "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not FP_CAROL as --peer-fingerprint demands; if alice has a new certificate, compare its fingerprint",
+			listenErr: "bob: only certificate fingerprint FP_CAROL is accepted, and yours (alice) is FP_ALICE; compare fingerprints with bob by voice",
+		},
+		{
+			name: "listener pins several, the client among them",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice, PeerFingerprints: []string{w.fpCarol, peer.ShortFingerprint(w.bob.Leaf)}}, peer.Config{Identity: w.bob}
+			},
+		},
+		{
+			name: "listener pins someone else",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice, PeerFingerprints: []string{w.fpCarol}}, peer.Config{Identity: w.bob}
+			},
+			dialErr:   "alice (at ADDR) refused us: only certificate fingerprint FP_CAROL is accepted, and yours (bob) is FP_BOB; compare fingerprints with alice by voice",
+			listenErr: "bob's certificate has fingerprint FP_BOB, not FP_CAROL as --peer-fingerprint demands",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pki := peertest.NewPKI(t)
+			w := world{pki: pki, aliceF: pki.Issue(t, peertest.Leaf{Name: "alice"}), bobF: pki.Issue(t, peertest.Leaf{Name: "bob"})}
+			var err error
+			if w.alice, err = peer.LoadIdentity(w.aliceF); err != nil {
+				t.Fatal(err)
+			}
+			if w.bob, err = peer.LoadIdentity(w.bobF); err != nil {
+				t.Fatal(err)
+			}
+			w.fpAlice = peer.Fingerprint(w.alice.Leaf)
+			w.fpCarol = peer.Fingerprint(peertest.NewPKI(t).Identity(t, "carol").Leaf)
+			lcfg, dcfg := tt.prepare(t, w)
+			l, rejected := startListener(t, lcfg)
+			addr := l.Addr().String()
+			accepted := make(chan *peer.Session, 1)
+			go func() {
+				if s, err := l.Accept(testContext(t)); err == nil {
+					accepted <- s
+				}
+			}()
+			s, err := peer.Dial(testContext(t), addr, dcfg)
+			if tt.dialErr == "" {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				defer s.Close()
+				ls := <-accepted
+				defer ls.Close()
+				s.Send("proof")
+				if m := nextMessage(t, ls); m.Text != "proof" {
+					t.Fatalf("listener got %q", m.Text)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("dial succeeded, want a refusal")
+			}
+			subst := strings.NewReplacer("ADDR", addr, "DIR", pki.Dir,
+				"SERIAL_ALICE", peer.Serial(w.alice.Leaf.SerialNumber), "SERIAL_BOB", peer.Serial(w.bob.Leaf.SerialNumber),
+				"FP_ALICE", w.fpAlice, "FP_BOB", peer.Fingerprint(w.bob.Leaf), "FP_CAROL", w.fpCarol)
+			if want := subst.Replace(tt.dialErr); !strings.Contains(err.Error(), want) {
+				t.Errorf("dialer error:\n  %v\nwant it to contain:\n  %s", err, want)
+			}
+			wantErrorAs[*peer.TrustError](t, err)
+			r := <-rejected
+			t.Logf("dialer: %v\nlistener: %v", err, r.err)
+			if want := subst.Replace(tt.listenErr); !strings.Contains(r.err.Error(), want) {
+				t.Errorf("listener reported:\n  %v\nwant it to contain:\n  %s", r.err, want)
+			}
+			wantErrorAs[*peer.TrustError](t, r.err)
+		})
+	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	const full = "57:42:AA:9D:66:23:02:76:7C:CA:9A:0E:4E:DF:6D:6C:BC:37:C2:40:5C:2F:55:B3:4A:6A:DB:D1:FA:99:8C:2A"
+	tests := []struct {
+		in, want, err string
+	}{
+		{in: full, want: full},
+		{in: strings.ToLower(full), want: full},
+		{in: strings.ReplaceAll(full, ":", ""), want: full},
+		{in: "  sha256 Fingerprint=" + full + "\n", want: full},
+		{in: "SHA256 Fingerprint=" + full, want: full},
+		{in: "57:42:AA:9D:66:23:02:76", want: "57:42:AA:9D:66:23:02:76"},
+		{in: "5742aa9d66230276", want: "57:42:AA:9D:66:23:02:76"},
+		{in: "57:42:AA:9D:66:23:02", err: "is too short: give at least its first 8 bytes"},
+		{in: "5742aa9d6623027", err: "odd number of hex digits"},
+		{in: "57:42:AA:9D:66:23:02:7", err: "write it as hex pairs"},
+		{in: "5742:AA9D:6623:0276", err: "write it as hex pairs"},
+		{in: "zz42aa9d66230276", err: "is not hexadecimal"},
+		{in: full + ":00", err: "longer than a SHA-256 fingerprint"},
+		{in: "", err: "too short"},
+	}
+	for _, tt := range tests {
+		got, err := peer.ParseFingerprint(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParseFingerprint(%q) = %q, %v; want error %q", tt.in, got, err, tt.err)
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestBadPinIsRefusedAtStart(t *testing.T) {
+	_, alice, _ := alicePKI(t)
+	cfg := peer.Config{Identity: alice, PeerFingerprints: []string{"AB:CD"}}
+	if _, err := peer.Listen("127.0.0.1:0", cfg); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Errorf("Listen: %v", err)
+	}
+	if _, err := peer.Dial(testContext(t), "127.0.0.1:1", cfg); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Errorf("Dial: %v", err)
+	}
+}
