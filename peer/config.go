@@ -13,6 +13,7 @@ import (
 const (
 	DefaultPort              = "7443"
 	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultSilentTimeout     = 3 * time.Second
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultHeartbeatMisses   = 3
 
@@ -44,6 +45,12 @@ type Config struct {
 	// a silent connection cannot hold a listener.
 	HandshakeTimeout time.Duration
 
+	// SilentTimeout, for a listener, is how long a new connection may stay
+	// silent before it is closed: a real client sends its TLS ClientHello
+	// at once, so a connection that sends nothing is not worth a slot for
+	// the whole HandshakeTimeout. At most HandshakeTimeout.
+	SilentTimeout time.Duration
+
 	// A ping leaves every HeartbeatInterval; a peer from which nothing has
 	// arrived for HeartbeatMisses intervals is declared gone.
 	HeartbeatInterval time.Duration
@@ -58,6 +65,10 @@ func (c Config) withDefaults() Config {
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
+	if c.SilentTimeout <= 0 {
+		c.SilentTimeout = DefaultSilentTimeout
+	}
+	c.SilentTimeout = min(c.SilentTimeout, c.HandshakeTimeout)
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}

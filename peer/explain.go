@@ -185,7 +185,7 @@ func explainClientHandshake(err error, timeout time.Duration) error {
 		return fmt.Errorf("not a TLS client: %w", err)
 	case isTimeout(err):
 		return fmt.Errorf("no TLS handshake within %s", timeout)
-	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return fmt.Errorf("client closed the connection during the handshake")
 	}
 	return fmt.Errorf("handshake failed: %w", err)

@@ -22,3 +22,11 @@ func LoadIdentityUnchecked(f Files) (*Identity, error) {
 	id.roots = newPool(ca)
 	return id, nil
 }
+
+// Pending reports the listener's handshake slots in use: held by
+// connections that have sent nothing yet, and by ones that have spoken.
+func (l *Listener) Pending() (silent, spoke int) {
+	l.gate.mu.Lock()
+	defer l.gate.mu.Unlock()
+	return l.gate.silent.Len(), l.gate.total - l.gate.silent.Len()
+}

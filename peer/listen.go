@@ -12,8 +12,8 @@ import (
 )
 
 // maxPendingHandshakes bounds the connections a listener handshakes at
-// once; more are closed at once, so a flood of silent connections costs a
-// bounded number of goroutines and buffers.
+// once, so a flood of connections costs a bounded number of goroutines and
+// buffers; admit.go says who gets the slots.
 const maxPendingHandshakes = 64
 
 // A Listener accepts one peer at a time. While a session is on, every other
@@ -25,7 +25,7 @@ type Listener struct {
 	self string
 
 	sessions chan *Session
-	sem      chan struct{}
+	gate     *gate
 	ctx      context.Context // cancelled by Close, ends handshakes under way
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -55,7 +55,7 @@ func Listen(addr string, cfg Config) (*Listener, error) {
 		cfg:      cfg.withDefaults(),
 		self:     cfg.Identity.Name,
 		sessions: make(chan *Session, 1),
-		sem:      make(chan struct{}, maxPendingHandshakes),
+		gate:     newGate(maxPendingHandshakes, maxHandshakesPerIP),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -110,14 +110,14 @@ func (l *Listener) acceptLoop() {
 				return
 			}
 		}
-		select {
-		case l.sem <- struct{}{}:
-			l.wg.Add(1)
-			go l.handshake(c)
-		default:
+		t := l.gate.admit(c)
+		if t == nil {
 			c.Close()
 			l.reject(c.RemoteAddr(), fmt.Errorf("too many handshakes under way (%d); connection closed", maxPendingHandshakes))
+			continue
 		}
+		l.wg.Add(1)
+		go l.handshake(c, t)
 	}
 }
 
@@ -129,12 +129,19 @@ func (l *Listener) reject(addr net.Addr, err error) {
 
 // handshake runs the TLS handshake and the hello exchange with one
 // connection, within the handshake timeout, and hands the session to Accept.
-func (l *Listener) handshake(raw net.Conn) {
+func (l *Listener) handshake(raw net.Conn, t *ticket) {
 	defer l.wg.Done()
-	defer func() { <-l.sem }()
+	defer l.gate.leave(t)
 	addr := raw.RemoteAddr()
-	raw.SetDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
-	conn := tls.Server(raw, l.cfg.Identity.serverConfig())
+	deadline := time.Now().Add(l.cfg.HandshakeTimeout)
+	raw.SetDeadline(deadline)
+	c, err := l.awaitClientHello(raw, t, deadline)
+	if err != nil {
+		raw.Close()
+		l.reject(addr, err)
+		return
+	}
+	conn := tls.Server(c, l.cfg.Identity.serverConfig())
 	if err := conn.HandshakeContext(l.ctx); err != nil {
 		conn.Close()
 		l.reject(addr, explainClientHandshake(err, l.cfg.HandshakeTimeout))

@@ -1,0 +1,159 @@
+package peer_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"peerchat/peer"
+)
+
+// waitRejections reads refusals until one contains want, n times.
+func waitRejections(t *testing.T, rejected <-chan rejection, want string, n int) {
+	t.Helper()
+	timeout := time.After(testTimeout)
+	for seen := 0; seen < n; {
+		select {
+		case r := <-rejected:
+			if strings.Contains(r.err.Error(), want) {
+				seen++
+			}
+		case <-timeout:
+			t.Fatalf("saw %d of %d refusals %q", seen, n, want)
+		}
+	}
+}
+
+// startCountingListener is startListener with room for many refusals.
+func startCountingListener(t *testing.T, cfg peer.Config) (*peer.Listener, <-chan rejection) {
+	t.Helper()
+	rejected := make(chan rejection, 4096)
+	cfg.OnReject = func(addr net.Addr, err error) {
+		select {
+		case rejected <- rejection{addr, err}:
+		default:
+		}
+	}
+	l, err := peer.Listen("127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, rejected
+}
+
+func TestSilentConnectionsCannotLockOutThePeer(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	// Silent connections could stay for 10 seconds each: without
+	// eviction, 64 of them would shut the door for that long.
+	l, rejected := startCountingListener(t, peer.Config{Identity: alice, SilentTimeout: 10 * time.Second})
+	const silent = 200
+	for i := range silent {
+		c, err := fromAddr(fmt.Sprintf("127.0.0.%d", 2+i%2), time.Second).Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitRejections(t, rejected, "sent nothing; closed to make room (64 connections were waiting)", silent-64)
+
+	// The slots are all held by silent connections; bob still gets in.
+	ctx := testContext(t)
+	accepted := make(chan *peer.Session, 1)
+	go func() {
+		s, _ := l.Accept(ctx)
+		accepted <- s
+	}()
+	start := time.Now()
+	ds, err := peer.Dial(ctx, l.Addr().String(), peer.Config{Identity: bob})
+	if err != nil {
+		t.Fatalf("bob could not get in past %d silent connections: %v", silent, err)
+	}
+	defer ds.Close()
+	if s := <-accepted; s != nil {
+		s.Close()
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("bob took %s to get in", d)
+	}
+}
+
+func TestStalledHandshakesAreBoundedPerAddressAndInAll(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, rejected := startCountingListener(t, peer.Config{Identity: alice})
+	addr := l.Addr().String()
+	// stall opens a connection that sends the first byte of a TLS
+	// handshake record, and nothing more.
+	var stalled []net.Conn
+	stall := func(ip string) {
+		t.Helper()
+		c, err := fromAddr(ip, time.Second).Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write([]byte{0x16}); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, c)
+	}
+	// One address gets 16 handshakes; the 17th is closed.
+	for range 17 {
+		stall("127.0.0.2")
+	}
+	waitRejections(t, rejected, "too many handshakes under way from 127.0.0.2 (16); connection closed", 1)
+
+	// Three more addresses fill the 64 slots; a 65th connection finds
+	// no silent one to evict and is refused at once.
+	for _, ip := range []string{"127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+		for range 16 {
+			stall(ip)
+		}
+	}
+	waitFor(t, "64 handshakes under way", func() bool { _, spoke := l.Pending(); return spoke == 64 })
+	c, err := fromAddr("127.0.0.6", time.Second).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeoutErr(err) {
+		t.Fatalf("a connection with all 64 slots in handshakes: %v, want closed at once", err)
+	}
+	c.Close()
+	waitRejections(t, rejected, "too many handshakes under way (64); connection closed", 1)
+
+	// That lasts at most the handshake timeout; when the stalled
+	// connections go, their slots are free at once.
+	for _, c := range stalled {
+		c.Close()
+	}
+	waitRejections(t, rejected, "client closed the connection during the handshake", 64)
+	ctx := testContext(t)
+	go func() {
+		if s, err := l.Accept(ctx); err == nil {
+			s.Close()
+		}
+	}()
+	ds, err := peer.Dial(ctx, addr, peer.Config{Identity: bob})
+	if err != nil {
+		t.Fatalf("after the stalled connections left, bob: %v", err)
+	}
+	ds.Close()
+}
+
+// waitFor polls cond until it holds, for at most testTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(testTimeout); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %s", what, testTimeout)
+		}
+	}
+}
+
+func isTimeoutErr(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
