@@ -65,6 +65,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return dialAction(c, u) },
 			},
+			certsCommand(u),
 		},
 	}
 }
@@ -76,7 +77,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 // sessionFlags are the flags both roles share: who we are, whom we accept,
 // and the heartbeat.
 func sessionFlags() []cli.Flag {
-	return append(identityFlags(),
+	return append(append(identityFlags(), pinFlag()),
 		&cli.StringFlag{Name: "peer", EnvVars: []string{"PEERCHAT_PEER"},
 			Usage: "the `NAME` the other side's certificate must be valid for (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
 		&cli.DurationFlag{Name: "linger", Value: lingerTimeout,
@@ -86,17 +87,22 @@ func sessionFlags() []cli.Flag {
 	)
 }
 
-func sessionConfig(c *cli.Context) (peer.Config, error) {
-	id, err := loadIdentity(c)
+func sessionConfig(c *cli.Context, u *ui) (peer.Config, error) {
+	id, err := loadIdentity(c, u)
 	if err != nil {
 		return peer.Config{}, err
 	}
 	if d := c.Duration("heartbeat"); d < 10*time.Millisecond {
 		return peer.Config{}, usagef("--heartbeat %s is too short; use at least 10ms (default %s)", d, peer.DefaultHeartbeatInterval)
 	}
+	pins, err := pinnedFingerprints(c)
+	if err != nil {
+		return peer.Config{}, err
+	}
 	return peer.Config{
 		Identity:          id,
 		Peer:              c.String("peer"),
+		PeerFingerprints:  pins,
 		Software:          "peerchat " + version(),
 		HeartbeatInterval: c.Duration("heartbeat"),
 	}, nil
@@ -121,7 +127,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	if err := noExtraArgs(c, 0); err != nil {
 		return err
 	}
-	cfg, err := sessionConfig(c)
+	cfg, err := sessionConfig(c, u)
 	if err != nil {
 		return err
 	}
@@ -133,7 +139,7 @@ func listenAction(c *cli.Context, u *ui) error {
 		return &networkError{err}
 	}
 	defer l.Close()
-	u.notice("listening on %s as %s (fingerprint %s)", l.Addr(), cfg.Identity.Name, peer.ShortFingerprint(cfg.Identity.Leaf))
+	u.notice("listening on %s as %s (fingerprint %s)", l.Addr(), sanitize(cfg.Identity.Name), peer.ShortFingerprint(cfg.Identity.Leaf))
 	s, err := l.Accept(c.Context)
 	if err != nil {
 		if c.Context.Err() != nil {
@@ -154,7 +160,7 @@ func dialAction(c *cli.Context, u *ui) error {
 	if _, _, err := peer.SplitAddr(c.Args().First()); err != nil {
 		return usagef("%v", err)
 	}
-	cfg, err := sessionConfig(c)
+	cfg, err := sessionConfig(c, u)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func identityFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.crt)"},
 		&cli.StringFlag{Name: "cert", Usage: "your certificate `FILE` (default DIR/NAME.crt)"},
 		&cli.StringFlag{Name: "key", Usage: "your private key `FILE` (default DIR/NAME.key)"},
+		crlFlag(),
 	}
 }
 
@@ -62,13 +63,16 @@ func identityFiles(c *cli.Context) (peer.Files, error) {
 	if ca := c.String("ca"); ca != "" {
 		f.CA = ca
 	}
+	f.CRL = crlFile(c, f.CA)
 	return f, nil
 }
 
-func loadIdentity(c *cli.Context) (*peer.Identity, error) {
+// loadIdentity loads the bundle with the checks of `peerchat certs check`:
+// warnings are printed, the first problem is the error.
+func loadIdentity(c *cli.Context, u *ui) (*peer.Identity, error) {
 	f, err := identityFiles(c)
 	if err != nil {
 		return nil, err
 	}
-	return peer.LoadIdentity(f)
+	return checkedIdentity(f, u)
 }

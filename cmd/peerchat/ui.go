@@ -4,6 +4,8 @@ package main
 //
 //   - stdout carries only the transcript, one line per message, so that
 //     `peerchat dial … > log` records the conversation and nothing else;
+//     for `peerchat certs check` and `certs show` the report is the
+//     command's output and goes to stdout, its verdict to stderr;
 //   - everything else (notices, refusals, errors) goes to stderr, prefixed
 //     "peerchat: ", lower case, no trailing period;
 //   - every error is one line that says what happened, to whom, and what
@@ -35,6 +37,13 @@ func (u *ui) notice(format string, args ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	fmt.Fprintf(u.stderr, "peerchat: "+format+"\n", args...)
+}
+
+// report prints one line of a command's report on stdout.
+func (u *ui) report(format string, args ...any) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintf(u.stdout, format+"\n", args...)
 }
 
 // message prints one line of the transcript on stdout.

@@ -5,6 +5,7 @@
 package peertest
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -88,14 +89,15 @@ func newPKI(t testing.TB, dir, name string, tweak func(*x509.Certificate)) *PKI 
 // `make certs` issues: valid now for a year, for Name, localhost, 127.0.0.1
 // and ::1, usable for both client and server authentication.
 type Leaf struct {
-	Name      string
-	DNSNames  []string // replace the default names when set
-	IPs       []net.IP // replace the default addresses when set
-	NotBefore time.Time
-	NotAfter  time.Time
-	ExtUsage  []x509.ExtKeyUsage // replace serverAuth+clientAuth when set
-	KeyUsage  x509.KeyUsage      // replaces digitalSignature when set
-	Key       crypto.Signer      // the leaf's key; a fresh P-256 key when nil
+	Name       string
+	CommonName string   // replaces Name in the subject when set
+	DNSNames   []string // replace the default names when set
+	IPs        []net.IP // replace the default addresses when set
+	NotBefore  time.Time
+	NotAfter   time.Time
+	ExtUsage   []x509.ExtKeyUsage // replace serverAuth+clientAuth when set
+	KeyUsage   x509.KeyUsage      // replaces digitalSignature when set
+	Key        crypto.Signer      // the leaf's key; a fresh P-256 key when nil
 }
 
 // Issue writes Dir/NAME.crt and Dir/NAME.key for leaf and returns the
@@ -126,7 +128,7 @@ func (p *PKI) Issue(t testing.TB, leaf Leaf) peer.Files {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: leaf.Name},
+		Subject:               pkix.Name{CommonName: cmp.Or(leaf.CommonName, leaf.Name)},
 		DNSNames:              leaf.DNSNames,
 		IPAddresses:           leaf.IPs,
 		NotBefore:             leaf.NotBefore,
