@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -131,9 +130,9 @@ func listenAction(c *cli.Context, u *ui) error {
 	if err != nil {
 		return err
 	}
-	cfg.OnReject = func(addr net.Addr, err error) {
-		u.notice("refused %s: %s", addr, sanitize(err.Error()))
-	}
+	rejects := newRejectLog(u, rejectBurst, rejectWindow)
+	defer rejects.close()
+	cfg.OnReject = rejects.add
 	l, err := peer.Listen(c.String("addr"), cfg)
 	if err != nil {
 		return &networkError{err}
