@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building peerchat:", err)
 		os.Exit(1)
 	}
+	// The race detector makes a process that exits 0 sleep a second first,
+	// for late reports; races are reported without it.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
