@@ -11,6 +11,22 @@
 // by is the name its verified certificate proves (see [PeerInfo]), never
 // anything it says about itself.
 //
+// # Trust beyond the CA
+//
+// [CheckBundle] checks a bundle and reports every fact and problem;
+// [LoadIdentity] refuses a bundle with its first problem. After the TLS
+// handshake each side also vets the other's certificate against what a CA
+// signature cannot say: the CA's revocation list ([RevocationList], loaded
+// with the Identity) and the pinned fingerprints of Config.PeerFingerprints.
+// A refusal is sent as an error frame, so the refused side can say why.
+//
+// # Hostile traffic
+//
+// A listener bounds the connections it has not yet authenticated, in number
+// and in time, and gives their slots so that a flood of silent connections
+// evicts itself rather than the real peer (see admit.go); a chat under way
+// never waits on any of them.
+//
 // # Frames
 //
 // After the TLS handshake the two sides exchange length-prefixed frames (see
