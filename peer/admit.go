@@ -19,26 +19,36 @@ import (
 // the TLS handshake and the hellos).
 //
 // A plain bound would let 64 silent connections lock everyone out,
-// including the real peer coming back after a network hiccup. So slots
-// are given in two stages:
+// including the real peer coming back after a network hiccup. So a new
+// connection always gets a slot if one can be freed, in this order:
 //
-//   - A new connection always gets a slot. When all are taken, the
-//     connection that has been silent the longest is closed to make room:
-//     a real client sends its ClientHello the moment it connects, so it is
-//     never the oldest silent one for long (and one whose first bytes have
-//     arrived is never evicted, even before its goroutine has read them),
-//     while a flood of silent connections only evicts itself.
-//   - Once a connection has sent its first byte it keeps its slot until
-//     its handshake ends, and no address may hold more than
-//     maxHandshakesPerIP of those, so that one host stalling handshakes
-//     cannot take every slot either. Only when every slot holds a
-//     connection that has spoken is a new one refused.
+//   - the connection that has been silent the longest, if that is at
+//     least minSilentAge: a real client sends its ClientHello the moment
+//     it connects, so it is never silent for long (and one whose first
+//     bytes have arrived is never evicted, even before its goroutine has
+//     read them), while a flood of silent connections only evicts itself;
+//   - else, when the new connection's address holds fewer slots than the
+//     address holding the most, that address's oldest connection, in the
+//     middle of its handshake if need be: a few hosts starting handshakes
+//     as fast as they can do not keep a newcomer out, since every other
+//     address is entitled to its share.
+//
+// Only when neither exists is the new connection refused: it would take
+// about 64 addresses to keep a peer from a fresh one out. On top of that,
+// no address may hold more than maxHandshakesPerIP connections that have
+// spoken, so that one host stalling handshakes cannot take every slot
+// while nobody else is knocking either.
 
 // maxHandshakesPerIP bounds the handshakes under way (past their first
 // byte) from one address.
 const maxHandshakesPerIP = 16
 
-// errEvicted is why a silent connection was closed to make room.
+// minSilentAge is how long a connection is given to send its first byte
+// before it may be evicted for being silent: about one round trip on a
+// slow link, and the time a busy machine may take to build a ClientHello.
+const minSilentAge = 250 * time.Millisecond
+
+// errEvicted is why a connection was closed to make room.
 var errEvicted = errors.New("evicted")
 
 // gate hands out the listener's handshake slots.
@@ -46,101 +56,169 @@ type gate struct {
 	max, perIP int
 
 	mu     sync.Mutex
-	total  int            // slots taken
-	silent list.List      // *ticket, oldest first: slots of connections that have sent nothing yet
-	byIP   map[string]int // slots of connections that have spoken, by address
+	total  int                   // slots taken
+	silent list.List             // *ticket, oldest first: connections that have sent nothing yet
+	byIP   map[string]*list.List // *ticket, oldest first: every slot, by address
+	spoken map[string]int        // slots of connections that have spoken, by address
 }
 
 // A ticket is one connection's slot.
 type ticket struct {
 	conn    net.Conn
 	ip      string
+	since   time.Time     // admitted
 	elem    *list.Element // in gate.silent until the connection speaks
+	ipElem  *list.Element // in gate.byIP[ip]
 	spoke   bool
-	evicted bool // closed to make room; its slot is already free
+	gone    bool // its slot is free: it left, or was evicted
+	evicted bool // told to go to make room
 }
 
 func newGate(max, perIP int) *gate {
-	return &gate{max: max, perIP: perIP, byIP: make(map[string]int)}
+	return &gate{max: max, perIP: perIP, byIP: make(map[string]*list.List), spoken: make(map[string]int)}
 }
 
-// admit gives c a slot, evicting the longest-silent connection when every
-// slot is taken. It returns nil when no slot can be had: every one holds a
-// connection that has spoken or is about to.
+// admit gives c a slot, evicting another connection when every slot is
+// taken (see above). It returns nil when no slot can be freed.
 func (g *gate) admit(c net.Conn) *ticket {
-	t := &ticket{conn: c, ip: hostOf(c.RemoteAddr())}
+	t := &ticket{conn: c, ip: hostOf(c.RemoteAddr()), since: time.Now()}
 	g.mu.Lock()
-	var victim *ticket
-	if g.total >= g.max {
-		// The longest silent connection with nothing waiting to be
-		// read: one whose ClientHello has arrived is about to speak.
-		var oldest *list.Element
-		for e := g.silent.Front(); e != nil; e = e.Next() {
-			if !hasData(e.Value.(*ticket).conn) {
-				oldest = e
-				break
-			}
-		}
-		if oldest == nil {
-			g.mu.Unlock()
-			return nil
-		}
-		victim = g.silent.Remove(oldest).(*ticket)
-		victim.elem, victim.evicted = nil, true
-		g.total--
+	defer g.mu.Unlock()
+	if g.total >= g.max && !g.evictLocked(t.ip) {
+		return nil
 	}
 	g.total++
 	t.elem = g.silent.PushBack(t)
-	g.mu.Unlock()
-	if victim != nil {
-		victim.conn.Close() // its goroutine sees the read fail and reports it
+	l := g.byIP[t.ip]
+	if l == nil {
+		l = list.New()
+		g.byIP[t.ip] = l
 	}
+	t.ipElem = l.PushBack(t)
 	return t
 }
 
-// spoke moves t to the slots of connections that have spoken, unless it
-// was evicted meanwhile or its address holds too many already.
-func (g *gate) spoke(t *ticket) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if t.evicted {
-		return errEvicted
+// evictLocked frees a slot for a newcomer from address ip, and reports
+// whether it could. The evicted connection's deadline is set to now, so
+// its goroutine wakes at once, sees that it was evicted and closes it;
+// setting it under the lock orders it before any deadline that goroutine
+// sets after its own check (awaitClientHello).
+func (g *gate) evictLocked(ip string) bool {
+	now := time.Now()
+	for e := g.silent.Front(); e != nil; e = e.Next() {
+		v := e.Value.(*ticket)
+		if now.Sub(v.since) < minSilentAge {
+			break // and so are all the younger ones after it
+		}
+		if !hasData(v.conn) {
+			g.evictTicketLocked(v)
+			return true
+		}
 	}
-	g.silent.Remove(t.elem)
-	t.elem = nil
-	if g.byIP[t.ip] >= g.perIP {
-		return fmt.Errorf("too many handshakes under way from %s (%d); connection closed", t.ip, g.perIP)
+	heavy, most := "", 0
+	for addr, l := range g.byIP {
+		if l.Len() > most {
+			heavy, most = addr, l.Len()
+		}
 	}
-	g.byIP[t.ip]++
-	t.spoke = true
-	return nil
+	if most <= g.count(ip)+1 {
+		return false
+	}
+	g.evictTicketLocked(g.byIP[heavy].Front().Value.(*ticket))
+	return true
 }
 
-// wasEvicted reports whether t's connection was closed to make room.
-func (g *gate) wasEvicted(t *ticket) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return t.evicted
+func (g *gate) count(ip string) int {
+	if l := g.byIP[ip]; l != nil {
+		return l.Len()
+	}
+	return 0
 }
 
-// leave frees t's slot.
-func (g *gate) leave(t *ticket) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if t.evicted {
+// evictTicketLocked frees t's slot and tells its goroutine to close it.
+func (g *gate) evictTicketLocked(t *ticket) {
+	g.dropLocked(t)
+	t.evicted = true
+	t.conn.SetDeadline(time.Now())
+}
+
+// dropLocked frees t's slot.
+func (g *gate) dropLocked(t *ticket) {
+	if t.gone {
 		return
 	}
 	if t.elem != nil {
 		g.silent.Remove(t.elem)
 		t.elem = nil
 	}
-	if t.spoke {
-		if g.byIP[t.ip]--; g.byIP[t.ip] <= 0 {
+	if l := g.byIP[t.ip]; l != nil {
+		l.Remove(t.ipElem)
+		if l.Len() == 0 {
 			delete(g.byIP, t.ip)
 		}
 	}
+	if t.spoke {
+		if g.spoken[t.ip]--; g.spoken[t.ip] <= 0 {
+			delete(g.spoken, t.ip)
+		}
+	}
 	g.total--
-	t.evicted = true // a second leave is harmless
+	t.gone = true
+}
+
+// spoke moves t to the connections that have spoken, unless its address
+// holds too many already. A connection evicted in the moment between
+// reading its first byte and getting here has spoken all the same: it may
+// take the slot of another.
+func (g *gate) spoke(t *ticket) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.evicted {
+		if g.total >= g.max && !g.evictLocked(t.ip) {
+			return errEvicted
+		}
+		t.evicted, t.gone = false, false // the caller sets the handshake's deadline again
+		g.total++
+		l := g.byIP[t.ip]
+		if l == nil {
+			l = list.New()
+			g.byIP[t.ip] = l
+		}
+		t.ipElem = l.PushBack(t)
+	} else {
+		g.silent.Remove(t.elem)
+		t.elem = nil
+	}
+	if g.spoken[t.ip] >= g.perIP {
+		return fmt.Errorf("too many handshakes under way from %s (%d); connection closed", t.ip, g.perIP)
+	}
+	g.spoken[t.ip]++
+	t.spoke = true
+	return nil
+}
+
+// wasEvicted reports whether t's connection was told to go to make room.
+func (g *gate) wasEvicted(t *ticket) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return t.evicted
+}
+
+// leave frees t's slot, if it still holds one. After leave, t can no
+// longer be evicted: a connection that became a session holds no slot.
+func (g *gate) leave(t *ticket) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.dropLocked(t)
+}
+
+// handshakeFailed explains, on the listener, a TLS handshake that failed,
+// or says that the connection was evicted in the middle of it.
+func (l *Listener) handshakeFailed(err error, t *ticket) error {
+	if l.gate.wasEvicted(t) {
+		return fmt.Errorf("closed during its handshake to make room: %s held the most of the %d pending connections", t.ip, l.gate.max)
+	}
+	return explainClientHandshake(err, l.cfg.HandshakeTimeout)
 }
 
 func hostOf(a net.Addr) string {
@@ -158,11 +236,15 @@ func hostOf(a net.Addr) string {
 // with its read deadline put back to the handshake's.
 func (l *Listener) awaitClientHello(raw net.Conn, t *ticket, deadline time.Time) (net.Conn, error) {
 	raw.SetReadDeadline(time.Now().Add(l.cfg.SilentTimeout))
+	evicted := fmt.Errorf("sent nothing; closed to make room (%d connections were waiting)", l.gate.max)
+	if l.gate.wasEvicted(t) { // before the deadline above was set
+		return nil, evicted
+	}
 	var b [1]byte
 	if _, err := io.ReadFull(raw, b[:]); err != nil {
 		switch {
 		case l.gate.wasEvicted(t):
-			return nil, fmt.Errorf("sent nothing; closed to make room (%d connections were waiting)", l.gate.max)
+			return nil, evicted
 		case isTimeout(err):
 			return nil, fmt.Errorf("sent nothing within %s; connection closed", l.cfg.SilentTimeout)
 		case errors.Is(err, io.EOF):
@@ -176,7 +258,7 @@ func (l *Listener) awaitClientHello(raw net.Conn, t *ticket, deadline time.Time)
 		}
 		return nil, err
 	}
-	raw.SetReadDeadline(deadline)
+	raw.SetDeadline(deadline)
 	return &replayConn{Conn: raw, first: b[0]}, nil
 }
 

@@ -144,7 +144,7 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 	conn := tls.Server(c, l.cfg.Identity.serverConfig())
 	if err := conn.HandshakeContext(l.ctx); err != nil {
 		conn.Close()
-		l.reject(addr, explainClientHandshake(err, l.cfg.HandshakeTimeout))
+		l.reject(addr, l.handshakeFailed(err, t))
 		return
 	}
 	st := conn.ConnectionState()
@@ -203,6 +203,7 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 		return
 	}
 	info.HelloName, info.Software = h.Name, h.Software
+	l.gate.leave(t) // a session holds no slot, and is never evicted
 	raw.SetDeadline(time.Time{})
 	s := newSession(conn, fr, l.cfg, l.self, info, release)
 	select {
