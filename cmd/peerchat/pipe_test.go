@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"peerchat/peer/peertest"
 )
@@ -48,6 +49,14 @@ func TestPipeModeChatsBothWays(t *testing.T) {
 
 	d.send("hello alice", "你好，世界 🙂", "")
 	l.send("hi bob — 日本語もOK")
+	// Bob ends his input once alice's line has reached him: ended before,
+	// his goodbye may cross her message, which she then rightly reports
+	// as not delivered (exit 5).
+	for deadline := time.Now().Add(procTimeout); !strings.Contains(d.out(), "alice: hi bob"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's line did not reach bob within %s", procTimeout)
+		}
+	}
 	// Bob ends his input: peerchat delivers, says goodbye, exits 0; alice
 	// learns that bob left and exits 0 too.
 	d.stdin.Close()
