@@ -87,15 +87,21 @@ func (g *gate) admit(c net.Conn) *ticket {
 	if g.total >= g.max && !g.evictLocked(t.ip) {
 		return nil
 	}
-	g.total++
 	t.elem = g.silent.PushBack(t)
+	g.addLocked(t)
+	return t
+}
+
+// addLocked gives t a slot.
+func (g *gate) addLocked(t *ticket) {
+	g.total++
 	l := g.byIP[t.ip]
 	if l == nil {
 		l = list.New()
 		g.byIP[t.ip] = l
 	}
 	t.ipElem = l.PushBack(t)
-	return t
+	t.gone = false
 }
 
 // evictLocked frees a slot for a newcomer from address ip, and reports
@@ -177,14 +183,8 @@ func (g *gate) spoke(t *ticket) error {
 		if g.total >= g.max && !g.evictLocked(t.ip) {
 			return errEvicted
 		}
-		t.evicted, t.gone = false, false // the caller sets the handshake's deadline again
-		g.total++
-		l := g.byIP[t.ip]
-		if l == nil {
-			l = list.New()
-			g.byIP[t.ip] = l
-		}
-		t.ipElem = l.PushBack(t)
+		t.evicted = false // the caller sets the handshake's deadline again
+		g.addLocked(t)
 	} else {
 		g.silent.Remove(t.elem)
 		t.elem = nil
