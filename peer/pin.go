@@ -3,6 +3,7 @@ package peer
 import (
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,7 +48,7 @@ func ParseFingerprint(s string) (string, error) {
 	}
 	b, err := hex.DecodeString(digits)
 	switch {
-	case err != nil && len(digits)%2 == 1:
+	case errors.Is(err, hex.ErrLength):
 		return "", fmt.Errorf("fingerprint %q has an odd number of hex digits; give whole bytes", s)
 	case err != nil:
 		return "", fmt.Errorf("fingerprint %q is not hexadecimal: %w", s, err)

@@ -169,6 +169,7 @@ func TestParseFingerprint(t *testing.T) {
 		{in: "57:42:AA:9D:66:23:02:7", err: "write it as hex pairs"},
 		{in: "5742:AA9D:6623:0276", err: "write it as hex pairs"},
 		{in: "zz42aa9d66230276", err: "is not hexadecimal"},
+		{in: "xyz", err: "is not hexadecimal"},
 		{in: full + ":00", err: "longer than a SHA-256 fingerprint"},
 		{in: "", err: "too short"},
 	}

@@ -70,7 +70,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	return usagef("%v; see `peerchat %s --help`", err, c.Command.Name)
+	return usagef("%v; see `peerchat %s --help`", err, commandPath(c))
 }
 
 // sessionFlags are the flags both roles share: who we are, whom we accept,
@@ -87,16 +87,16 @@ func sessionFlags() []cli.Flag {
 }
 
 func sessionConfig(c *cli.Context, u *ui) (peer.Config, error) {
+	pins, err := pinnedFingerprints(c)
+	if err != nil {
+		return peer.Config{}, err
+	}
 	id, err := loadIdentity(c, u)
 	if err != nil {
 		return peer.Config{}, err
 	}
 	if d := c.Duration("heartbeat"); d < 10*time.Millisecond {
 		return peer.Config{}, usagef("--heartbeat %s is too short; use at least 10ms (default %s)", d, peer.DefaultHeartbeatInterval)
-	}
-	pins, err := pinnedFingerprints(c)
-	if err != nil {
-		return peer.Config{}, err
 	}
 	return peer.Config{
 		Identity:          id,
@@ -119,7 +119,7 @@ func noExtraArgs(c *cli.Context, want int) error {
 	if strings.HasPrefix(extra[0], "-") {
 		return usagef("flags go before the address: put %s before %s", strings.Join(extra, " "), strings.Join(args[:want], " "))
 	}
-	return usagef("unexpected argument %q; see `peerchat %s --help`", extra[0], c.Command.Name)
+	return usagef("unexpected argument %q; see `peerchat %s --help`", extra[0], commandPath(c))
 }
 
 func listenAction(c *cli.Context, u *ui) error {

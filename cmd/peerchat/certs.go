@@ -285,3 +285,18 @@ func revocation(c *x509.Certificate, crl *peer.RevocationList, err error) string
 	}
 	return fmt.Sprintf("no (%s lists %d)", crl.Path, crl.Len())
 }
+
+// commandPath is the command being run as the user typed it, "certs
+// check" for a subcommand, for hints that name it.
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command == nil || ctx.Command.Name == "" || ctx.Command.Name == c.App.Name {
+			continue // the app itself
+		}
+		if len(names) == 0 || names[0] != ctx.Command.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
+}

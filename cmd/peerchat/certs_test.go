@@ -326,3 +326,19 @@ func TestRevokedPeerIsRefusedByDefaultCRL(t *testing.T) {
 	}
 	l.waitLine(`^peerchat: refused 127\.0\.0\.1:\d+: bob's certificate \(serial ` + serial + `\) is revoked by ` + regexp.QuoteMeta(pki.Dir) + `/crl\.pem since \d{4}-\d\d-\d\d; revoked means`)
 }
+
+func TestCertsUsageErrorsNameTheSubcommand(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"certs", "check", "extra"}, "peerchat: unexpected argument \"extra\"; see `peerchat certs check --help`"},
+		{[]string{"certs", "show", "--bogus", "x"}, "peerchat: flag provided but not defined: -bogus; see `peerchat certs show --help`"},
+		{[]string{"dial", "--peer-fingerprint", "xyz", "localhost"}, "peerchat: --peer-fingerprint: fingerprint \"xyz\" is not hexadecimal"},
+	} {
+		_, stderr, code := runPeerchat(t, "", tt.args...)
+		if code != exitUsage || !strings.HasPrefix(lastLine(stderr), tt.want) {
+			t.Errorf("%q: exit %d, %q; want exit %d and %q", tt.args, code, lastLine(stderr), exitUsage, tt.want)
+		}
+	}
+}
