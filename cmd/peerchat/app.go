@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,7 +37,9 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 		Description: "One peer listens, the other dials; both prove who they are with a certificate\n" +
 			"from the same local CA (make certs). Lines typed on stdin are sent as messages;\n" +
 			"received messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
-		Version:         version(),
+		// --version: the build, the Go that built it, and the protocol it
+		// speaks (both sides must speak the same one).
+		Version:         fmt.Sprintf("%s (%s %s/%s, protocol %s)", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, peer.ALPN),
 		Reader:          stdin,
 		Writer:          u.stdout,
 		ErrWriter:       u.stderr,
