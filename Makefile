@@ -38,6 +38,27 @@ certs:
 certs/%.crt:
 	$(GEN_CERTS) $*
 
+# ---- certificates for two machines: keys never travel ------------------------
+#   bob's machine:  make cert-request NAME=bob        (certs/bob.key + bob.csr)
+#   CA machine:     make cert-sign CSR=bob.csr HOSTS="192.0.2.7"
+
+cert-request:
+	@test -n "$(NAME)" || { echo 'usage: make cert-request NAME=bob' >&2; exit 2; }
+	scripts/gen-certs.sh -d certs request $(NAME)
+
+cert-sign:
+	@test -n "$(CSR)" || { echo 'usage: make cert-sign CSR=bob.csr [HOSTS="192.0.2.7 bob.example"]' >&2; exit 2; }
+	scripts/gen-certs.sh -d certs -H "$(HOSTS)" sign $(CSR)
+
+cert-revoke:
+	@test -n "$(NAME)" || { echo 'usage: make cert-revoke NAME=bob' >&2; exit 2; }
+	scripts/gen-certs.sh -d certs revoke $(NAME)
+
+cert-crl:
+	scripts/gen-certs.sh -d certs crl
+
+.PHONY: cert-request cert-sign cert-revoke cert-crl
+
 # ---- chatting on one machine -----------------------------------------------
 listen: build certs/alice.crt
 	$(BIN) listen --name alice --addr $(ADDR)
