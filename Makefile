@@ -73,7 +73,7 @@ test:
 
 # Round-trip latency of peerchat beside bare crypto/tls, and their ratio.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 3 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 50000x -count 3 ./...
 
 # ---- platforms -------------------------------------------------------------
 # Cross-compile and vet every release target, so a Unix-only call in shared
