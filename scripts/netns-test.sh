@@ -221,7 +221,10 @@ cleanup() {
 			fi
 			sleep 0.05
 		done
-		wait 2>/dev/null
+		# Reap ours only: waiting for every child could wait on anything.
+		if [ ${#pid[@]} -gt 0 ]; then
+			wait "${pid[@]}" 2>/dev/null
+		fi
 	fi
 	# Deleting alice's namespace also destroys the veth pair.
 	for ns in "${made_ns[@]}"; do
