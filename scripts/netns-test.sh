@@ -489,13 +489,16 @@ done
 # bob's and carol's need none, they only dial. Each host gets only its files.
 "$GEN_CERTS" -d "$tmp/ca" -H "$a4 $a6" alice 2>>"$tmp/gen-certs.err"
 "$GEN_CERTS" -d "$tmp/ca" bob carol 2>>"$tmp/gen-certs.err"
-mkdir -p "$tmp/alice/certs" "$tmp/bob/certs" "$tmp/carol/certs" "$tmp/bob-own-ca"
+mkdir -p "$tmp/alice/certs" "$tmp/bob/certs" "$tmp/carol/certs"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/ca.key" "$tmp/ca/alice.crt" "$tmp/ca/alice.key" "$tmp/alice/certs/"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/bob.crt" "$tmp/ca/bob.key" "$tmp/bob/certs/"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/carol.crt" "$tmp/ca/carol.key" "$tmp/carol/certs/"
 # The classic mistake: bob ran `make certs` on his own machine, so his
 # certificate comes from a CA of his own.
 "$GEN_CERTS" -d "$tmp/bob-own-ca/certs" bob 2>>"$tmp/gen-certs.err"
+# And then copied alice's ca.crt over his own.
+mkdir -p "$tmp/bob-mixed/certs"
+cp -p "$tmp/ca/ca.crt" "$tmp/bob-own-ca/certs/bob.crt" "$tmp/bob-own-ca/certs/bob.key" "$tmp/bob-mixed/certs/"
 
 if [ -n "$have_nft" ]; then
 	ip netns exec "$ns_a" nft -f - <<EOF
@@ -533,6 +536,12 @@ start -n bob-own-ca "$ns_b" "$tmp/bob-own-ca" "$PEERCHAT" dial --name bob "$a4"
 expect_exit bob-own-ca 3
 expect_error bob-own-ca "^peerchat: the listener at $a4:$port \(alice\) has a certificate not signed by our CA certs/ca.crt; "
 refused l1 "the client refused our certificate \(bad certificate\): it trusts another CA, or dialed a name ours is not valid for$"
+ok
+
+begin "ipv4: bob with alice's ca.crt but his own CA's bob.crt stops at home"
+start -n bob-mixed "$ns_b" "$tmp/bob-mixed" "$PEERCHAT" dial --name bob "$a4"
+expect_exit bob-mixed 3
+expect_error bob-mixed "^peerchat: certs/bob.crt is not signed by the CA in certs/ca.crt; "
 ok
 
 begin "ipv4: a client without a certificate (openssl s_client) is refused"
