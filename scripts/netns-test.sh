@@ -630,7 +630,7 @@ ok
 begin "network: a firewall that rejects the port"
 if [ -n "$have_nft" ]; then
 	expect_exit reject 4
-	expect_error reject "^peerchat: cannot reach $a4_reject:$port: .*no route to host$"
+	expect_error reject "^peerchat: cannot reach $a4_reject:$port: no route to host; check the address.*"
 	ok
 else
 	skip "nft missing (Debian: apt-get install nftables)"
@@ -638,7 +638,7 @@ fi
 
 begin "network: an address nobody has"
 expect_exit nobody 4 20
-expect_error nobody "^peerchat: cannot reach $nobody4:$port: .*no route to host$"
+expect_error nobody "^peerchat: cannot reach $nobody4:$port: no route to host; check the address.*"
 ok
 
 begin "network: a firewall that drops the port (waits out the dial timeout)"
