@@ -83,6 +83,24 @@ test-netns: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 50000x -count 3 ./...
 
+# ---- fuzzing ---------------------------------------------------------------
+# Every fuzz target in FUZZPKG for FUZZTIME each, one after the other (go
+# test fuzzes one target at a time). New interesting inputs stay in GOCACHE;
+# a crasher is written to peer/testdata/fuzz/<target>/ and fails the run.
+# Minimising a new input is capped at FUZZMINTIME: at go's default (60s) a
+# single minimisation can take a whole short run.
+FUZZTIME    ?= 10s
+FUZZMINTIME ?= 2s
+FUZZPKG     ?= ./peer/
+
+.PHONY: fuzz
+fuzz:
+	@targets=$$($(GO) test -list '^Fuzz' $(FUZZPKG) | grep '^Fuzz') || { echo "fuzz: no fuzz targets in $(FUZZPKG); does it build?" >&2; exit 1; }; \
+	for t in $$targets; do \
+		echo "fuzz: $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $(FUZZPKG) || exit 1; \
+	done
+
 # ---- platforms -------------------------------------------------------------
 # Cross-compile and vet every release target, so a Unix-only call in shared
 # code fails here and not on a user's machine.
