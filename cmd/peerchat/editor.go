@@ -292,6 +292,8 @@ type editor struct {
 	draft string // the line being written, kept while browsing history
 
 	hidden bool // --hide-input: render nothing of the draft
+
+	gen uint64 // counts the keys handled, so a renderer can cache its output
 }
 
 // String is the draft as typed.
@@ -308,6 +310,7 @@ func (e *editor) empty() bool { return len(e.line) == 0 }
 
 // handle applies one key.
 func (e *editor) handle(k key) (editResult, string) {
+	e.gen++
 	switch k.code {
 	case keyText:
 		e.insert(k.text)

@@ -76,6 +76,17 @@ type screen struct {
 	erased bool // the input row is blank and the cursor at its start
 	dirty  bool // the input row must be drawn again
 
+	// The input row as last rendered, for the editor's gen and the width:
+	// when messages stream in, the same row is drawn after each batch.
+	input      []byte
+	inputGen   uint64
+	inputWidth int
+
+	// The time of the last line shown, and its text: lines arrive in
+	// bursts within the same second.
+	lastSec  int64
+	lastTime []byte
+
 	unacked   []ownLine // own messages shown and not yet delivered, by id
 	ackedUpTo uint64
 	recent    []shownLine // the lines right above the input row, oldest first
@@ -124,7 +135,10 @@ func (sc *screen) above() {
 
 func (sc *screen) appendTime(b []byte, t time.Time) []byte {
 	b = append(b, sc.st.time...)
-	b = t.Local().AppendFormat(b, transcriptTime)
+	if sec := t.Unix(); sec != sc.lastSec || sc.lastTime == nil {
+		sc.lastSec, sc.lastTime = sec, t.Local().AppendFormat(sc.lastTime[:0], transcriptTime)
+	}
+	b = append(b, sc.lastTime...)
 	b = append(b, sc.st.reset...)
 	return append(b, ' ')
 }
@@ -380,7 +394,11 @@ func (sc *screen) redraw() {
 // flush draws the input row if needed and writes what accumulated.
 func (sc *screen) flush(w io.Writer) error {
 	if sc.dirty {
-		sc.buf = sc.ed.render(sc.buf, sc.prompt, sc.promptW, sc.width)
+		if sc.input == nil || sc.inputGen != sc.ed.gen || sc.inputWidth != sc.width {
+			sc.input = sc.ed.render(sc.input[:0], sc.prompt, sc.promptW, sc.width)
+			sc.inputGen, sc.inputWidth = sc.ed.gen, sc.width
+		}
+		sc.buf = append(sc.buf, sc.input...)
 		sc.erased, sc.dirty = false, false
 	}
 	if len(sc.buf) == 0 {
