@@ -3,6 +3,7 @@ module peerchat
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/rivo/uniseg v0.4.7
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/term v0.48.0

@@ -257,7 +257,7 @@ func TestScreenRowsOfWideText(t *testing.T) {
 // those same bytes directly. BenchmarkRender/batch is a flood: 100
 // messages drawn per write, as the loop does when they queue up.
 func BenchmarkRender(b *testing.B) {
-	m := &peer.Message{ID: 1, Time: time.Now(), Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}
+	m := benchMessage()
 	sinks := map[string]func(b *testing.B) io.Writer{
 		"discard": func(*testing.B) io.Writer { return io.Discard },
 		"devnull": func(b *testing.B) io.Writer {
@@ -269,15 +269,7 @@ func BenchmarkRender(b *testing.B) {
 			return f
 		},
 	}
-	newSc := func() *screen {
-		sc := newScreen("bob", "alice", 120, 40, true, false)
-		var d keyDecoder
-		for _, k := range d.feed([]byte("a draft in progress, 半分"), nil) {
-			sc.ed.handle(k)
-		}
-		sc.flush(io.Discard)
-		return sc
-	}
+	newSc := benchScreen
 	// The bytes one message costs, to write directly.
 	sc := newSc()
 	sc.message(m)
@@ -311,4 +303,19 @@ func BenchmarkRender(b *testing.B) {
 			sc.flush(w)
 		}
 	})
+}
+
+func benchMessage() *peer.Message {
+	return &peer.Message{ID: 1, Time: time.Now(), Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}
+}
+
+// benchScreen is a 120×40 screen in colour with a draft being typed.
+func benchScreen() *screen {
+	sc := newScreen("bob", "alice", 120, 40, true, false)
+	var d keyDecoder
+	for _, k := range d.feed([]byte("a draft in progress, 半分"), nil) {
+		sc.ed.handle(k)
+	}
+	sc.flush(io.Discard)
+	return sc
 }

@@ -187,6 +187,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 		select {
 		case b := <-keys:
 			c.keys(b)
+			c.flush()
+			continue
 		default:
 		}
 		var sendC chan outgoing
@@ -244,6 +246,9 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	if c.linger != nil {
 		c.linger.Stop()
 	}
+	// When we close the session, how its reader saw the end does not
+	// matter (the peer may hang up on our goodbye before Close returns).
+	closedByUs := !c.ended
 	s.Close()
 	for !c.ended {
 		select {
@@ -263,6 +268,9 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	case r := <-results:
 		c.sent(r)
 	default:
+	}
+	if closedByUs {
+		c.endErr = peer.ErrClosed
 	}
 	err = c.report()
 	c.flush()
@@ -457,7 +465,7 @@ func (c *ttyChat) report() error {
 	switch {
 	case errors.Is(err, io.EOF):
 		c.sc.notice(c.peerName+" left the chat", false)
-	case errors.Is(err, peer.ErrClosed) && c.leaving:
+	case errors.Is(err, peer.ErrClosed):
 		// We left.
 	default:
 		err = networkOrTrust(err)
