@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
+
+	"peerchat/peer"
 )
 
 // keyCode says what a key does; keyText carries typed or pasted text.
@@ -275,15 +277,21 @@ const (
 	editEOF                  // Ctrl-D on an empty line
 	editInterrupt            // Ctrl-C
 	editRedraw               // Ctrl-L
+	editFull                 // text was typed or pasted past maxDraft, and dropped
 )
 
 // maxHistory bounds the lines kept for up/down.
 const maxHistory = 500
 
+// maxDraft bounds the input line, in bytes: 16 messages' worth. (x/term
+// stops at 4096 runes.) Lines longer than a message are sent as several.
+const maxDraft = 16 * peer.MaxText
+
 // editor is the input line: a draft of glyphs with a cursor, the history of
 // lines entered, and the horizontal scroll that keeps the cursor in view.
 type editor struct {
 	line   []glyph
+	size   int // bytes in line
 	pos    int // cursor, in glyphs from the start of the line
 	scroll int // first glyph shown
 
@@ -313,6 +321,14 @@ func (e *editor) handle(k key) (editResult, string) {
 	e.gen++
 	switch k.code {
 	case keyText:
+		if room := maxDraft - e.size; len(k.text) > room {
+			cut := max(room, 0)
+			for cut > 0 && !utf8.RuneStart(k.text[cut]) {
+				cut--
+			}
+			e.insert(k.text[:cut])
+			return editFull, ""
+		}
 		e.insert(k.text)
 	case keyEnter:
 		line := e.String()
@@ -412,12 +428,16 @@ func isSpace(g glyph) bool { return g.s == " " }
 // set replaces the draft with s, cursor at the end.
 func (e *editor) set(s string) {
 	e.line = segment(e.line[:0], s)
+	e.size = len(s)
 	e.pos = len(e.line)
 	e.scroll = 0
 }
 
 // cut deletes glyphs [i, j) and puts the cursor there.
 func (e *editor) cut(i, j int) {
+	for _, g := range e.line[i:j] {
+		e.size -= len(g.s)
+	}
 	e.line = append(e.line[:i], e.line[j:]...)
 	e.pos = i
 }
@@ -447,6 +467,7 @@ func (e *editor) insert(text string) {
 	}
 	e.line = append(e.line[:start], tail...)
 	e.pos = start + n
+	e.size += len(text)
 }
 
 // segment appends the glyphs of s to gs.

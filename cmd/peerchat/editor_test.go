@@ -105,6 +105,9 @@ func TestEditorKeysAtEveryChunkSize(t *testing.T) {
 				if got := e.String(); got != tt.line {
 					t.Errorf("chunk %d: line %q, want %q", chunk, got, tt.line)
 				}
+				if e.size != len(e.String()) {
+					t.Errorf("chunk %d: size %d, but the line has %d bytes", chunk, e.size, len(e.String()))
+				}
 				if got := e.cursorCells(); got != tt.cursor {
 					t.Errorf("chunk %d: cursor at cell %d, want %d", chunk, got, tt.cursor)
 				}
@@ -203,5 +206,26 @@ func TestRenderHiddenShowsNothingOfTheDraft(t *testing.T) {
 	sent, _ := replay(e, "\x17\x7f!\r", 1)
 	if !slices.Equal(sent, []string{"secret!"}) {
 		t.Fatalf("sent %q", sent)
+	}
+}
+
+func TestDraftIsBounded(t *testing.T) {
+	e := &editor{}
+	chunk := strings.Repeat("字", 1000) // 3000 bytes
+	var full int
+	for range maxDraft/len(chunk) + 2 {
+		if res, _ := e.handle(key{code: keyText, text: chunk}); res == editFull {
+			full++
+		}
+	}
+	if full != 2 || e.size != len(e.String()) || e.size > maxDraft || e.size < maxDraft-3 {
+		t.Fatalf("%d refusals, size %d (counted %d), limit %d", full, e.size, len(e.String()), maxDraft)
+	}
+	replay(e, "\x17\x7f\x7f\x01\x0b", 1)
+	if e.size != 0 || e.String() != "" {
+		t.Fatalf("size %d after deleting everything", e.size)
+	}
+	if res, _ := e.handle(key{code: keyText, text: "ok"}); res != editNone || e.String() != "ok" {
+		t.Fatal("no room after emptying the line")
 	}
 }

@@ -392,6 +392,14 @@ func TestTTYRestoresTheTerminal(t *testing.T) {
 		{"peer left", nil, func(alice *proc, _ *ttyProc) { alice.stdin.Close() }, 0, "-- alice left the chat", false},
 		{"peer gone", nil, func(alice *proc, _ *ttyProc) { alice.cmd.Process.Kill() }, exitNetwork, "!! connection lost: alice closed the connection without saying goodbye", false},
 		{"heartbeat lost", []string{"--heartbeat", "50ms"}, func(alice *proc, _ *ttyProc) { alice.stop() }, exitNetwork, "!! .*nothing from alice for", false},
+		{"undelivered", []string{"--linger", "300ms"}, func(alice *proc, bob *ttyProc) {
+			alice.stop() // her kernel takes the bytes, she never acknowledges them
+			bob.typeKeys("are you there?\r")
+			bob.waitRow(`^` + clock + ` bob: are you there\? ⋅$`)
+			bob.typeKeys("/quit\r")
+			bob.waitRow(`^` + clock + ` -- waiting up to 300ms for alice to acknowledge what you sent; Ctrl-C leaves now$`)
+			bob.waitRow(`^` + clock + ` !! not delivered to alice: \[` + clock + `\] are you there\?$`)
+		}, exitUndelivered, "!! 1 message\\(s\\) not delivered to alice$", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -573,4 +581,40 @@ func BenchmarkRenderPTY(b *testing.B) {
 			sc.flush(tty)
 		}
 	})
+}
+
+func TestTTYListenerShowsNoticesInTheConversation(t *testing.T) {
+	dir := certsDir(t)
+	alice := startTTY(t, 24, 120, []string{"NO_COLOR=1"}, "listen", "--certs-dir", dir, "--name", "alice", "--addr", "127.0.0.1:0")
+	var addr string
+	rx := regexp.MustCompile(`^peerchat: listening on (\S+) as alice`)
+	alice.waitScreen("the address it listens on", func(v *vt) bool {
+		for _, l := range v.lines() {
+			if m := rx.FindStringSubmatch(l); m != nil {
+				addr = m[1]
+				return true
+			}
+		}
+		return false
+	})
+	bob := start(t, "dial", "--certs-dir", dir, "--name", "bob", addr)
+	bob.waitLine("connected to alice")
+	alice.waitRow(`^` + clock + ` -- connected to bob `)
+	alice.typeKeys("draft")
+	alice.waitInput("> draft", 7)
+	// A second caller is refused while alice chats: the listener's notice
+	// joins the conversation instead of writing across the screen.
+	_, stderr, code := runPeerchat(t, "", "dial", "--certs-dir", dir, "--name", "bob", addr)
+	if code != exitNetwork {
+		t.Fatalf("second caller exited %d: %s", code, stderr)
+	}
+	alice.waitRow(`^` + clock + ` -- refused 127\.0\.0\.1:\d+: `)
+	alice.waitInput("> draft", 7)
+	bob.send("hi alice")
+	alice.waitRow(`^` + clock + ` bob: hi alice$`)
+	alice.typeKeys("\x15\x04") // Ctrl-U, then Ctrl-D on the empty line
+	if code := alice.wait(); code != 0 {
+		t.Fatalf("alice exited %d", code)
+	}
+	bob.waitLine(`^peerchat: alice left the chat$`)
 }

@@ -307,6 +307,8 @@ func (c *ttyChat) keys(b []byte) {
 			c.submit(line)
 		case editEOF, editInterrupt:
 			c.quit(0)
+		case editFull:
+			c.sc.notice(fmt.Sprintf("the line is full (%d KiB); what did not fit was dropped", maxDraft>>10), true)
 		case editRedraw:
 			c.sc.resize(terminalSize(c.outFd))
 			c.sc.redraw()
