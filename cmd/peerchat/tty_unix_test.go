@@ -114,6 +114,11 @@ func startTTY(t *testing.T, rows, cols int, env []string, args ...string) *ttyPr
 		tty.Close()
 		ptmx.Close()
 		<-readDone
+		// The binary is built with -race; a report must fail the test even
+		// when the test ended the program itself.
+		if bytes.Contains(p.raw.Bytes(), []byte("WARNING: DATA RACE")) {
+			t.Errorf("the race detector reported a data race in peerchat")
+		}
 		if t.Failed() {
 			p.mu.Lock()
 			t.Logf("screen of %s:\n%s", strings.Join(args, " "), p.vt.screen())
@@ -445,8 +450,8 @@ func TestTTYKeepsTypingThroughAFloodOfMessages(t *testing.T) {
 		_, err := io.WriteString(alice.stdin, burst.String())
 		sent <- err
 	}()
-	bob.waitScreen("the flood under way", func(v *vt) bool {
-		return strings.Contains(v.row(v.r-1), "alice: flood 00")
+	bob.waitScreen("the flood under way", func(*vt) bool {
+		return bytes.Contains(bob.raw.Bytes(), []byte("alice: flood 02000"))
 	})
 	typed := time.Now()
 	bob.typeKeys("x")

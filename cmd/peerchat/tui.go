@@ -397,8 +397,9 @@ func issuerName(c *x509.Certificate) string {
 }
 
 // event shows what the session reported. Events this version does not
-// know (a later one may add some) are shown by their description if they
-// have one, and otherwise ignored.
+// know (a later one may add some, such as reconnection) are shown as a
+// notice if they describe themselves (String or Error), and otherwise
+// ignored.
 func (c *ttyChat) event(ev peer.Event) {
 	switch ev := ev.(type) {
 	case *peer.Message:
@@ -410,6 +411,8 @@ func (c *ttyChat) event(ev peer.Event) {
 		c.sc.notice(fmt.Sprintf("round trip to %s: %s", c.peerName, roundDuration(ev.RTT)), false)
 	case fmt.Stringer:
 		c.sc.notice(ev.String(), false)
+	case error:
+		c.sc.notice(ev.Error(), true)
 	}
 }
 
