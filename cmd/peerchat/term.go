@@ -8,6 +8,13 @@ import (
 	"golang.org/x/term"
 )
 
+// The terminal's modes and size come from golang.org/x/term (MakeRaw,
+// Restore, GetSize, IsTerminal): the Go team's package, with the termios
+// ioctls of every Unix and the console calls of Windows behind one API.
+// Those per-system tables are exactly the code we should not own; we use
+// nothing else of it (its line editor miscounts wide characters, see
+// editor.go).
+
 // rawTerminal owns the terminal's mode while the interactive chat runs:
 // it puts it in raw mode and is the one place that puts it back. restore
 // may be called any number of times, from any goroutine; the runner defers
