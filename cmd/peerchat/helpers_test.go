@@ -61,7 +61,7 @@ func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(peerchatBin, args...)
-	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu}
+	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu, poke: p.poke}
 	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -109,14 +109,19 @@ func (p *proc) poke() {
 }
 
 type syncWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
+	w    io.Writer
+	mu   *sync.Mutex
+	poke func() // if set, called after each write
 }
 
 func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
+	n, err := s.w.Write(b)
+	s.mu.Unlock()
+	if s.poke != nil {
+		s.poke()
+	}
+	return n, err
 }
 
 // waitLine waits for a stderr line matching re and returns its submatches.
@@ -141,6 +146,31 @@ func (p *proc) waitLine(re string) []string {
 		case <-p.wake:
 		case <-deadline:
 			p.t.Fatalf("no %q within %s; stderr:\n%s", re, procTimeout, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// waitOut waits until the transcript on stdout holds a line matching re.
+func (p *proc) waitOut(re string) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(procTimeout)
+	for {
+		p.mu.Lock()
+		out, closed := p.stdout.String(), p.closed
+		p.mu.Unlock()
+		for _, line := range strings.Split(out, "\n") {
+			if m := rx.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		}
+		if closed {
+			p.t.Fatalf("peerchat exited without printing %q on stdout:\n%s", re, out)
+		}
+		select {
+		case <-p.wake:
+		case <-deadline:
+			p.t.Fatalf("no %q on stdout within %s:\n%s", re, procTimeout, out)
 		}
 	}
 }
