@@ -45,7 +45,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 			"messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
 		// --version: the build, the Go that built it, and the protocol it
 		// speaks (both sides must speak the same one).
-		Version: fmt.Sprintf("%s (%s %s/%s, protocol %s)", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, peer.ALPN),
+		Version:         fmt.Sprintf("%s (%s %s/%s, protocol %s)", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, peer.ALPN),
 		Reader:          stdin,
 		Writer:          u.stdout,
 		ErrWriter:       u.stderr,
