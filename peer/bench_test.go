@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"peerchat/peer"
 )
@@ -22,50 +23,88 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.Run("peerchat", benchPeerchatRoundTrip)
 }
 
-// BenchmarkRoundTripRatio measures both in one run and reports
-// peerchat's time per round trip as a multiple of bare TLS's.
+// BenchmarkRoundTripRatio alternates one bare-TLS and one peerchat round
+// trip per iteration, timing each, so that both see the same machine load,
+// and reports peerchat's time as a multiple of bare TLS's.
 func BenchmarkRoundTripRatio(b *testing.B) {
-	var bare, pc testing.BenchmarkResult
+	srv, cli := bareTLSPair(b)
+	go echoBare(srv)
+	ls, ds := benchPair(b)
+	go echoPeerchat(ls)
+	msg, buf := []byte(benchText), make([]byte, len(benchText))
+	var bare, pc time.Duration
+	b.ResetTimer()
 	for range b.N {
-		bare = testing.Benchmark(benchBareTLSRoundTrip)
-		pc = testing.Benchmark(benchPeerchatRoundTrip)
+		t0 := time.Now()
+		if _, err := cli.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(cli, buf); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		peerchatRoundTrip(b, ds)
+		t2 := time.Now()
+		bare += t1.Sub(t0)
+		pc += t2.Sub(t1)
 	}
-	b.ReportMetric(float64(bare.NsPerOp())/1000, "bare-µs/rt")
-	b.ReportMetric(float64(pc.NsPerOp())/1000, "peerchat-µs/rt")
-	b.ReportMetric(float64(pc.NsPerOp())/float64(bare.NsPerOp()), "ratio")
+	b.StopTimer()
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/rt")
+	b.ReportMetric(float64(pc.Nanoseconds())/float64(b.N), "peerchat-ns/rt")
+	b.ReportMetric(float64(pc)/float64(bare), "ratio")
+	cli.Close()
+	ds.Close()
+}
+
+func echoBare(srv *tls.Conn) {
+	buf := make([]byte, len(benchText))
+	for {
+		if _, err := io.ReadFull(srv, buf); err != nil {
+			return
+		}
+		if _, err := srv.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+func echoPeerchat(s *peer.Session) {
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			return
+		}
+		if m, ok := ev.(*peer.Message); ok {
+			if _, err := s.Send(m.Text); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// peerchatRoundTrip sends benchText and waits for the echo.
+func peerchatRoundTrip(b *testing.B, s *peer.Session) {
+	if _, err := s.Send(benchText); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := ev.(*peer.Message); ok {
+			return
+		}
+	}
 }
 
 func benchPeerchatRoundTrip(b *testing.B) {
 	ls, ds := benchPair(b)
-	// The listener echoes every message back.
-	go func() {
-		for {
-			ev, err := ls.Next()
-			if err != nil {
-				return
-			}
-			if m, ok := ev.(*peer.Message); ok {
-				if _, err := ls.Send(m.Text); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	go echoPeerchat(ls)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := ds.Send(benchText); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			ev, err := ds.Next()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, ok := ev.(*peer.Message); ok {
-				break
-			}
-		}
+		peerchatRoundTrip(b, ds)
 	}
 	b.StopTimer()
 	ds.Close()
@@ -74,17 +113,7 @@ func benchPeerchatRoundTrip(b *testing.B) {
 
 func benchBareTLSRoundTrip(b *testing.B) {
 	srv, cli := bareTLSPair(b)
-	go func() {
-		buf := make([]byte, len(benchText))
-		for {
-			if _, err := io.ReadFull(srv, buf); err != nil {
-				return
-			}
-			if _, err := srv.Write(buf); err != nil {
-				return
-			}
-		}
-	}()
+	go echoBare(srv)
 	msg := []byte(benchText)
 	buf := make([]byte, len(msg))
 	b.ReportAllocs()

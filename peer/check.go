@@ -257,8 +257,8 @@ func (c *checker) checkChain(leaf, ca *x509.Certificate, reissue string) {
 	case err == nil:
 		c.add(Pass, nil, "", "%s is signed by the CA in %s", f.Cert, f.CA)
 	case errors.As(err, &unknown):
-		c.add(Fail, err, "pass the CA it was issued by with --ca, or "+reissue,
-			"%s is not signed by the CA in %s (it was issued by %s)", f.Cert, f.CA, issuerName(leaf))
+		c.add(Fail, err, fmt.Sprintf("pass the CA it was issued by (%s) with --ca, or %s", issuerName(leaf), reissue),
+			"%s is not signed by the CA in %s", f.Cert, f.CA)
 	default:
 		c.add(Fail, err, reissue, "%s does not verify against %s: %v", f.Cert, f.CA, err)
 	}

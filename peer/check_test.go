@@ -103,7 +103,7 @@ func TestCheckBundleFindsEveryProblem(t *testing.T) {
 			other := peertest.NewPKIIn(t, t.TempDir(), "other CA")
 			of := other.Issue(t, peertest.Leaf{Name: "alice"})
 			f.Cert, f.Key = of.Cert, of.Key
-		}), peer.Fail, "alice.crt is not signed by the CA in DIR/ca.crt (it was issued by other CA)"},
+		}), peer.Fail, "alice.crt is not signed by the CA in DIR/ca.crt; pass the CA it was issued by (other CA) with --ca"},
 		{"expired", alice(peertest.Leaf{NotBefore: time.Now().Add(-3 * day), NotAfter: time.Now().Add(-time.Hour)}, nil),
 			peer.Fail, "DIR/alice.crt expired on"},
 		{"not valid yet", alice(peertest.Leaf{NotBefore: time.Now().Add(2 * day)}, nil),

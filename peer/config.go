@@ -17,8 +17,8 @@ const (
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultHeartbeatMisses   = 3
 
-	// ackDelay is how long an acknowledgement waits for an outgoing frame
-	// to ride along with before it is sent on its own.
+	// ackDelay is how soon an owed acknowledgement leaves when Next could
+	// not send it itself because a write was under way.
 	ackDelay = 5 * time.Millisecond
 )
 

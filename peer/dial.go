@@ -102,6 +102,8 @@ func explainDialError(hostport string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &netError{fmt.Sprintf("cannot reach %s: connection refused; is `peerchat listen` running there, on that port?", hostport), err}
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return &netError{fmt.Sprintf("cannot reach %s: no route to host; check the address, that the machine is up on this network, and any firewall that rejects the port", hostport), err}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return &netError{fmt.Sprintf("cannot reach %s: no answer (timed out); check the address and any firewall in between", hostport), err}
 	}

@@ -2,17 +2,26 @@ package peer_test
 
 // These tests run scripts/gen-certs.sh, the tool behind `make certs`, and
 // check that its files are what the peer package expects to load: a P-256
-// CA with pathlen 0 and leaves usable as both TLS client and TLS server.
+// CA with pathlen 0 and leaves usable as both TLS client and TLS server,
+// whether issued in one go or requested on one machine and signed on
+// another, and a CRL that crypto/x509 parses and checks against the CA.
 // They need the openssl command line tool and skip without it.
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -387,9 +396,13 @@ func TestGenCertsArguments(t *testing.T) {
 		}
 	}
 
+	issue := func(name string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) { mustGenCerts(t, "-d", dir, name) }
+	}
+
 	tests := []struct {
 		name      string
-		args      []string // "DIR" stands for the test's directory
+		args      []string // "DIR" stands for the test's directory, also as a prefix
 		setup     func(t *testing.T, dir string)
 		env       func(t *testing.T) []string
 		wantCode  int // 0 for success, -1 for any failure
@@ -459,10 +472,122 @@ func TestGenCertsArguments(t *testing.T) {
 			wantOut:  "unknown option -x",
 		},
 		{
-			name:     "subcommand not there yet",
-			args:     []string{"revoke", "-d", "DIR", "alice"},
+			name:     "subcommand word as a name",
+			args:     []string{"-d", "DIR", "alice", "sign"},
+			wantCode: -1,
+			wantOut:  "invalid name 'sign': it is a gen-certs subcommand",
+		},
+		{
+			name:      "options after the subcommand",
+			args:      []string{"request", "-d", "DIR", "bob"},
+			wantCode:  0,
+			wantOut:   "send bob.csr to whoever holds the CA",
+			wantFiles: []string{"bob.csr", "bob.key"},
+		},
+		{
+			name:     "request takes no -H",
+			args:     []string{"-d", "DIR", "-H", genCertsHosts, "request", "bob"},
 			wantCode: 2,
-			wantOut:  "'revoke' is not implemented yet",
+			wantOut:  "-H does not apply to request",
+		},
+		{
+			name:     "request takes one name",
+			args:     []string{"-d", "DIR", "request", "bob", "carol"},
+			wantCode: 2,
+			wantOut:  "request takes one NAME",
+		},
+		{
+			name:     "request with a bad name",
+			args:     []string{"-d", "DIR", "request", "../x"},
+			wantCode: -1,
+			wantOut:  "invalid name '../x'",
+		},
+		{
+			name:      "request keeps an existing key",
+			args:      []string{"-d", "DIR", "request", "bob"},
+			setup:     writeFile("bob.key"),
+			wantCode:  -1,
+			wantOut:   "bob.key exists; refusing to replace it (-f makes a new key",
+			wantFiles: []string{"bob.key"},
+		},
+		{
+			name:     "sign without a request",
+			args:     []string{"-d", "DIR", "sign"},
+			wantCode: 2,
+			wantOut:  "sign takes one request",
+		},
+		{
+			name:     "sign a missing file",
+			args:     []string{"-d", "DIR", "sign", "DIR/bob.csr"},
+			wantCode: -1,
+			wantOut:  "bob.csr: no such file",
+		},
+		{
+			name:      "sign without a CA",
+			args:      []string{"-d", "DIR", "sign", "DIR/bob.csr"},
+			setup:     writeFile("bob.csr"),
+			wantCode:  -1,
+			wantOut:   "no CA in ",
+			wantFiles: []string{"bob.csr"},
+		},
+		{
+			name:     "revoke without a CA",
+			args:     []string{"-d", "DIR", "revoke", "alice"},
+			wantCode: -1,
+			wantOut:  "no CA in ",
+		},
+		{
+			name:      "revoke an unknown name",
+			args:      []string{"-d", "DIR", "revoke", "dave"},
+			setup:     issue("alice"),
+			wantCode:  -1,
+			wantOut:   "no certificate ",
+			wantFiles: []string{"alice.crt", "alice.key", "ca.crt", "ca.key"},
+		},
+		{
+			name: "revoke a certificate from another CA",
+			args: []string{"-d", "DIR", "revoke", "eve"},
+			setup: func(t *testing.T, dir string) {
+				issue("alice")(t, dir)
+				other := t.TempDir()
+				issue("eve")(t, other)
+				copyFile(t, filepath.Join(other, "eve.crt"), filepath.Join(dir, "eve.crt"))
+			},
+			wantCode:  -1,
+			wantOut:   "eve.crt was not signed by the CA in ",
+			wantFiles: []string{"alice.crt", "alice.key", "ca.crt", "ca.key", "eve.crt"},
+		},
+		{
+			name: "revocation list of another CA",
+			args: []string{"-d", "DIR", "crl"},
+			setup: func(t *testing.T, dir string) {
+				issue("alice")(t, dir)
+				other := t.TempDir()
+				issue("eve")(t, other)
+				mustGenCerts(t, "-d", other, "crl")
+				copyFile(t, filepath.Join(other, "crl.pem"), filepath.Join(dir, "crl.pem"))
+			},
+			wantCode:  -1,
+			wantOut:   "belong to another CA; move them away",
+			wantFiles: []string{"alice.crt", "alice.key", "ca.crt", "ca.key", "crl.pem"},
+		},
+		{
+			name:     "revoke takes no -f",
+			args:     []string{"-d", "DIR", "-f", "revoke", "alice"},
+			wantCode: 2,
+			wantOut:  "-f does not apply to revoke",
+		},
+		{
+			name:     "crl without a CA",
+			args:     []string{"-d", "DIR", "crl"},
+			wantCode: -1,
+			wantOut:  "no CA in ",
+		},
+		{
+			name:     "crl takes no names",
+			args:     []string{"-d", "DIR", "crl", "bob"},
+			wantCode: 2,
+			wantOut:  "crl takes no names",
 		},
 		{
 			name:      "ca.crt without ca.key",
@@ -514,8 +639,8 @@ func TestGenCertsArguments(t *testing.T) {
 			}
 			args := slices.Clone(tc.args)
 			for i := range args {
-				if args[i] == "DIR" {
-					args[i] = dir
+				if rest, ok := strings.CutPrefix(args[i], "DIR"); ok {
+					args[i] = dir + rest
 				}
 			}
 			out, code := runGenCerts(t, env, args...)
@@ -568,5 +693,638 @@ func TestGenCertsWorkInARealHandshake(t *testing.T) {
 	}
 	if ls.Peer().Fingerprint != peer.Fingerprint(readCert(t, dir+"/bob.crt")) {
 		t.Error("alice sees a fingerprint other than bob.crt's")
+	}
+}
+
+// ---- request, sign, revoke ----------------------------------------------
+
+// dirFiles lists the names in dir, sorted.
+func dirFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// copyFile copies src to dst, as a peer would by mail or USB stick.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newP256Key(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// makeCSR returns the DER of a certificate request made from tmpl with key.
+func makeCSR(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readCRL(t *testing.T, path string) *x509.RevocationList {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "X509 CRL" {
+		t.Fatalf("%s: no PEM X509 CRL block", path)
+	}
+	crl, err := x509.ParseRevocationList(block.Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return crl
+}
+
+// leafProfile is what must not depend on how a peer certificate was made
+// (issue mode or request + sign): everything but names, key and serial.
+func leafProfile(c *x509.Certificate) string {
+	var exts []string
+	for _, e := range c.Extensions {
+		exts = append(exts, fmt.Sprintf("%v critical=%v", e.Id, e.Critical))
+	}
+	slices.Sort(exts)
+	return fmt.Sprintf("sig=%v key=%v ku=%b eku=%v ca=%v/%v valid=%v issuer=%q exts=%q",
+		c.SignatureAlgorithm, c.PublicKeyAlgorithm, c.KeyUsage, c.ExtKeyUsage,
+		c.BasicConstraintsValid, c.IsCA, c.NotAfter.Sub(c.NotBefore), c.Issuer.String(), exts)
+}
+
+func ipStrings(ips []net.IP) []string {
+	var s []string
+	for _, ip := range ips {
+		s = append(s, ip.String())
+	}
+	return s
+}
+
+// TestGenCertsRequestSign is the two-machine set-up: bob makes his key and
+// request at home, the CA's holder signs the request on hers, and neither
+// private key ever travels.
+func TestGenCertsRequestSign(t *testing.T) {
+	needOpenSSL(t)
+	caDir, bobDir, mail := t.TempDir(), t.TempDir(), t.TempDir()
+	mustGenCerts(t, "-d", caDir, "-H", genCertsHosts, "alice")
+
+	// On bob's machine.
+	out := mustGenCerts(t, "-d", bobDir, "request", "bob")
+	for _, want := range []string{
+		"wrote " + filepath.Join(bobDir, "bob.key"),
+		filepath.Join(bobDir, "bob.csr"),
+		"send bob.csr to whoever holds the CA (never send bob.key)",
+		"scripts/gen-certs.sh sign bob.csr",
+		"bob.crt and ca.crt: put both in " + bobDir,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("request output lacks %q:\n%s", want, out)
+		}
+	}
+	if got, want := dirFiles(t, bobDir), []string{"bob.csr", "bob.key"}; !slices.Equal(got, want) {
+		t.Fatalf("after request, bob has %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(filepath.Join(bobDir, "bob.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("bob.key: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(filepath.Join(bobDir, "bob.csr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		t.Fatal("bob.csr: no PEM CERTIFICATE REQUEST block")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		t.Errorf("bob.csr: %v", err)
+	}
+	if k, ok := csr.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() || csr.Subject.String() != "CN=bob" {
+		t.Errorf("bob.csr: subject %q, key %T, want CN=bob and ECDSA P-256", csr.Subject, csr.PublicKey)
+	}
+
+	// bob.csr travels; on the CA's machine.
+	copyFile(t, filepath.Join(bobDir, "bob.csr"), filepath.Join(mail, "bob.csr"))
+	out = mustGenCerts(t, "-d", caDir, "-H", genCertsHosts, "sign", filepath.Join(mail, "bob.csr"))
+	for _, want := range []string{
+		"signed " + filepath.Join(caDir, "bob.crt") + " for bob, valid until",
+		"send back " + filepath.Join(caDir, "bob.crt") + " and " + filepath.Join(caDir, "ca.crt"),
+		"never send " + filepath.Join(caDir, "ca.key"),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sign output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ignored the extensions") {
+		t.Errorf("sign says it ignored extensions of a request that has none:\n%s", out)
+	}
+	if got, want := dirFiles(t, caDir), []string{"alice.crt", "alice.key", "bob.crt", "ca.crt", "ca.key"}; !slices.Equal(got, want) {
+		t.Errorf("after sign, the CA's folder has %q, want %q (and never bob.key)", got, want)
+	}
+
+	// bob.crt and ca.crt travel back.
+	copyFile(t, filepath.Join(caDir, "bob.crt"), filepath.Join(bobDir, "bob.crt"))
+	copyFile(t, filepath.Join(caDir, "ca.crt"), filepath.Join(bobDir, "ca.crt"))
+	if got, want := dirFiles(t, bobDir), []string{"bob.crt", "bob.csr", "bob.key", "ca.crt"}; !slices.Equal(got, want) {
+		t.Errorf("bob ends with %q, want %q (and never ca.key)", got, want)
+	}
+
+	ca := readCert(t, filepath.Join(caDir, "ca.crt"))
+	alice := readCert(t, filepath.Join(caDir, "alice.crt"))
+	bob := readCert(t, filepath.Join(bobDir, "bob.crt"))
+	opensslVerify(t, bobDir, "bob")
+	wantP256(t, bob)
+	wantValidFor(t, bob, 365)
+	if got, want := leafProfile(bob), leafProfile(alice); got != want {
+		t.Errorf("signed certificate's profile differs from issue mode's:\n got %s\nwant %s", got, want)
+	}
+	// The CA machine's hostname is not bob's: only NAME, localhost and -H.
+	if want := []string{"bob", "localhost", "chat.example"}; !slices.Equal(bob.DNSNames, want) {
+		t.Errorf("DNSNames %q, want %q", bob.DNSNames, want)
+	}
+	if got, want := ipStrings(bob.IPAddresses), []string{"127.0.0.1", "::1", "192.0.2.7"}; !slices.Equal(got, want) {
+		t.Errorf("IPAddresses %q, want %q", got, want)
+	}
+	if err := bob.CheckSignatureFrom(ca); err != nil {
+		t.Error(err)
+	}
+	if !bytes.Equal(bob.AuthorityKeyId, ca.SubjectKeyId) {
+		t.Errorf("AuthorityKeyId %x, want the CA's key id %x", bob.AuthorityKeyId, ca.SubjectKeyId)
+	}
+	if n := bob.SerialNumber; n.Sign() <= 0 || n.BitLen() > 128 || n.BitLen() <= 64 {
+		t.Errorf("serial %x, want a positive random 128-bit number", n)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	for _, host := range []string{"bob", "localhost", "chat.example", "127.0.0.1", "::1", "192.0.2.7"} {
+		for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+			if _, err := bob.Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+				t.Errorf("Verify(%s, usage %v): %v", host, usage, err)
+			}
+		}
+	}
+
+	// And they chat, each from their own folder.
+	load := func(dir, name string) *peer.Identity {
+		id, err := peer.LoadIdentity(peer.FilesFor(dir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return id
+	}
+	ls, ds := connect(t, peer.Config{Identity: load(bobDir, "bob")}, peer.Config{Identity: load(caDir, "alice"), Peer: "bob"})
+	if _, err := ds.Send("signed, not issued"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextMessage(t, ls); m.Text != "signed, not issued" || m.From != "alice" {
+		t.Fatalf("bob got %+v", m)
+	}
+}
+
+// TestGenCertsSign feeds sign requests that are wrong in one way each: a
+// refusal must say why and write nothing.
+func TestGenCertsSign(t *testing.T) {
+	needOpenSSL(t)
+	caDir, mail := t.TempDir(), t.TempDir()
+	mustGenCerts(t, "-d", caDir, "alice")
+
+	p256 := func(subject pkix.Name) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			return makeCSR(t, newP256Key(t), &x509.CertificateRequest{Subject: subject})
+		}
+	}
+	cn := func(name string) pkix.Name { return pkix.Name{CommonName: name} }
+	basicConstraintsCA, err := asn1.Marshal(struct{ IsCA bool }{true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		csr      func(t *testing.T) []byte // DER
+		args     []string                  // before "sign"
+		wantOK   bool
+		wantOut  string
+		wantCert string // name of the certificate written on success
+		check    func(t *testing.T, c *x509.Certificate)
+	}{
+		{
+			name: "RSA key",
+			csr: func(t *testing.T) []byte {
+				k, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return makeCSR(t, k, &x509.CertificateRequest{Subject: cn("rsa")})
+			},
+			wantOut: "has an RSA key; peerchat certificates are for ECDSA P-256 keys only",
+		},
+		{
+			name: "P-384 key",
+			csr: func(t *testing.T) []byte {
+				k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return makeCSR(t, k, &x509.CertificateRequest{Subject: cn("p384")})
+			},
+			wantOut: "has an EC key on curve secp384r1",
+		},
+		{
+			name: "broken signature",
+			csr: func(t *testing.T) []byte {
+				der := p256(cn("broken"))(t)
+				der[len(der)-1] ^= 1 // inside the signature's s
+				return der
+			},
+			wantOut: "does not verify, so it was changed after it was made",
+		},
+		{
+			name: "subject changed after signing",
+			csr: func(t *testing.T) []byte {
+				der := p256(cn("mallet"))(t)
+				i := bytes.Index(der, []byte("mallet"))
+				if i < 0 {
+					t.Fatal("CN not found in the request")
+				}
+				der[i] = 'w' // "wallet": a valid name, a wrong signature
+				return der
+			},
+			wantOut: "does not verify, so it was changed after it was made",
+		},
+		{
+			name:    "path in the CN",
+			csr:     p256(cn("../x")),
+			wantOut: "invalid name '../x' (the CN of ",
+		},
+		{
+			name:    "CN of the CA",
+			csr:     p256(cn("ca")),
+			wantOut: "invalid name 'ca'",
+		},
+		{
+			name:    "subcommand as CN",
+			csr:     p256(cn("revoke")),
+			wantOut: "invalid name 'revoke'",
+		},
+		{
+			name:    "more than a CN",
+			csr:     p256(pkix.Name{CommonName: "dave", Organization: []string{"evil"}}),
+			wantOut: "it must be CN=NAME and nothing else",
+		},
+		{
+			name:    "no subject",
+			csr:     p256(pkix.Name{}),
+			wantOut: "has no subject",
+		},
+		{
+			name: "a certificate, not a request",
+			csr: func(t *testing.T) []byte {
+				return readCert(t, filepath.Join(caDir, "alice.crt")).Raw
+			},
+			wantOut: "is not a certificate request",
+		},
+		{
+			name: "requested extensions are ignored",
+			csr: func(t *testing.T) []byte {
+				return makeCSR(t, newP256Key(t), &x509.CertificateRequest{
+					Subject:     cn("erin"),
+					DNSNames:    []string{"evil.example"},
+					IPAddresses: []net.IP{net.ParseIP("203.0.113.9")},
+					ExtraExtensions: []pkix.Extension{
+						{Id: asn1.ObjectIdentifier{2, 5, 29, 19}, Critical: true, Value: basicConstraintsCA},
+					},
+				})
+			},
+			args:     []string{"-H", genCertsHosts},
+			wantOK:   true,
+			wantOut:  "ignored the extensions requested in ",
+			wantCert: "erin",
+			check: func(t *testing.T, c *x509.Certificate) {
+				if c.IsCA || !c.BasicConstraintsValid {
+					t.Errorf("IsCA=%v BasicConstraintsValid=%v, want a non-CA", c.IsCA, c.BasicConstraintsValid)
+				}
+				if want := []string{"erin", "localhost", "chat.example"}; !slices.Equal(c.DNSNames, want) {
+					t.Errorf("DNSNames %q, want %q", c.DNSNames, want)
+				}
+				if got, want := ipStrings(c.IPAddresses), []string{"127.0.0.1", "::1", "192.0.2.7"}; !slices.Equal(got, want) {
+					t.Errorf("IPAddresses %q, want %q", got, want)
+				}
+			},
+		},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			csrPath := filepath.Join(mail, fmt.Sprintf("request%d.csr", i))
+			typ := "CERTIFICATE REQUEST"
+			writePEM(t, csrPath, typ, tc.csr(t))
+			before := dirFiles(t, caDir)
+			args := append([]string{"-d", caDir}, tc.args...)
+			out, code := runGenCerts(t, nil, append(args, "sign", csrPath)...)
+			if (code == 0) != tc.wantOK {
+				t.Errorf("exit %d, want success %v\n%s", code, tc.wantOK, out)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
+			}
+			want := before
+			if tc.wantCert != "" {
+				want = append(slices.Clone(before), tc.wantCert+".crt")
+				slices.Sort(want)
+			}
+			if got := dirFiles(t, caDir); !slices.Equal(got, want) {
+				t.Errorf("files in the CA's folder: %q, want %q", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(caDir), "x.crt")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("x.crt written outside the CA's folder (%v)", err)
+			}
+			if tc.check != nil && !t.Failed() {
+				opensslVerify(t, caDir, tc.wantCert)
+				tc.check(t, readCert(t, filepath.Join(caDir, tc.wantCert+".crt")))
+			}
+		})
+	}
+}
+
+// TestGenCertsSignAgain covers what is already there: a valid certificate
+// is replaced only with -f (or once revoked), a key only with -f.
+func TestGenCertsSignAgain(t *testing.T) {
+	needOpenSSL(t)
+	caDir, bobDir := t.TempDir(), t.TempDir()
+	mustGenCerts(t, "-d", caDir, "alice")
+	mustGenCerts(t, "-d", bobDir, "request", "bob")
+	csr := filepath.Join(bobDir, "bob.csr")
+	mustGenCerts(t, "-d", caDir, "sign", csr)
+
+	files := map[string]string{
+		"bob.crt": filepath.Join(caDir, "bob.crt"),
+		"bob.key": filepath.Join(bobDir, "bob.key"),
+		"bob.csr": csr,
+	}
+	snapshot := func(t *testing.T) map[string][]byte {
+		t.Helper()
+		m := make(map[string][]byte)
+		for f, path := range files {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[f] = b
+		}
+		return m
+	}
+
+	// The steps run in order.
+	steps := []struct {
+		name    string
+		args    []string
+		wantOK  bool
+		wantOut string
+		changed []string // files that must differ afterwards; all others must not
+	}{
+		{
+			name:    "sign keeps a valid certificate",
+			args:    []string{"-d", caDir, "sign", csr},
+			wantOut: "bob.crt exists and is valid until",
+		},
+		{
+			name:    "sign -f replaces it",
+			args:    []string{"-d", caDir, "-f", "sign", csr},
+			wantOK:  true,
+			wantOut: "signed " + files["bob.crt"],
+			changed: []string{"bob.crt"},
+		},
+		{
+			name:    "request keeps the key",
+			args:    []string{"-d", bobDir, "request", "bob"},
+			wantOut: "bob.key exists; refusing to replace it",
+		},
+		{
+			name:    "request -f makes a new key",
+			args:    []string{"-d", bobDir, "-f", "request", "bob"},
+			wantOK:  true,
+			wantOut: "bob.crt belongs to the old key",
+			changed: []string{"bob.key", "bob.csr"},
+		},
+		{
+			name:    "revoke",
+			args:    []string{"-d", caDir, "revoke", "bob"},
+			wantOK:  true,
+			wantOut: "revoked bob",
+		},
+		{
+			name:    "sign replaces a revoked certificate without -f",
+			args:    []string{"-d", caDir, "sign", csr},
+			wantOK:  true,
+			wantOut: "replacing " + files["bob.crt"] + ": it is revoked",
+			changed: []string{"bob.crt"},
+		},
+	}
+	// bob has what came back, as he would.
+	copyFile(t, filepath.Join(caDir, "ca.crt"), filepath.Join(bobDir, "ca.crt"))
+	copyFile(t, files["bob.crt"], filepath.Join(bobDir, "bob.crt"))
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			before := snapshot(t)
+			out, code := runGenCerts(t, nil, step.args...)
+			if (code == 0) != step.wantOK {
+				t.Errorf("exit %d, want success %v\n%s", code, step.wantOK, out)
+			}
+			if !strings.Contains(out, step.wantOut) {
+				t.Errorf("output lacks %q:\n%s", step.wantOut, out)
+			}
+			after := snapshot(t)
+			for f := range files {
+				if changed := !bytes.Equal(before[f], after[f]); changed != slices.Contains(step.changed, f) {
+					t.Errorf("%s changed: %v, want %v", f, changed, !changed)
+				}
+			}
+			if fi, err := os.Stat(files["bob.key"]); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("bob.key: %v, mode %v, want 0600", err, fi.Mode().Perm())
+			}
+		})
+	}
+	// The last certificate is for the last key.
+	copyFile(t, files["bob.crt"], filepath.Join(bobDir, "bob.crt"))
+	if _, err := tls.LoadX509KeyPair(filepath.Join(bobDir, "bob.crt"), files["bob.key"]); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestGenCertsRevoke checks the CRL after each step: Go parses it, the CA
+// signed it, and it lists exactly the revoked serials.
+func TestGenCertsRevoke(t *testing.T) {
+	needOpenSSL(t)
+	dir := t.TempDir()
+	mustGenCerts(t, "-d", dir, "alice", "bob", "carol")
+	ca := readCert(t, filepath.Join(dir, "ca.crt"))
+	crlPath := filepath.Join(dir, "crl.pem")
+	serial := func(name string) string {
+		return readCert(t, filepath.Join(dir, name+".crt")).SerialNumber.Text(16)
+	}
+
+	// expired writes old.crt, signed by the CA, expired yesterday.
+	expired := func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(b)
+		caKey, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          big.NewInt(0x0123456789),
+			Subject:               pkix.Name{CommonName: "old"},
+			NotBefore:             time.Now().Add(-48 * time.Hour),
+			NotAfter:              time.Now().Add(-24 * time.Hour),
+			KeyUsage:              x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			BasicConstraintsValid: true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, newP256Key(t).Public(), caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(dir, "old.crt"), "CERTIFICATE", der)
+	}
+
+	// The steps run in order on the same directory.
+	steps := []struct {
+		name        string
+		setup       func(t *testing.T)
+		args        []string
+		wantOut     []string
+		wantRevoked []string // names whose serials the CRL must list, and no others
+	}{
+		{
+			name: "revoke bob",
+			args: []string{"revoke", "bob"},
+			wantOut: []string{
+				"revoked bob (serial ",
+				"; give " + crlPath + " to your peers; peerchat refuses bob once they have it (--crl " + crlPath + ", default when present)",
+				"gen-certs.sh -d " + dir + " crl before then",
+			},
+			wantRevoked: []string{"bob"},
+		},
+		{
+			name:        "revoking twice is harmless",
+			args:        []string{"revoke", "bob"},
+			wantOut:     []string{"is already revoked"},
+			wantRevoked: []string{"bob"},
+		},
+		{
+			name:        "revoke carol too",
+			args:        []string{"revoke", "carol"},
+			wantOut:     []string{"revoked carol (serial "},
+			wantRevoked: []string{"bob", "carol"},
+		},
+		{
+			name:        "an expired certificate can still be revoked",
+			setup:       expired,
+			args:        []string{"revoke", "old"},
+			wantOut:     []string{"has expired already; revoking it anyway", "revoked old (serial "},
+			wantRevoked: []string{"bob", "carol", "old"},
+		},
+		{
+			name:        "crl signs the list afresh",
+			args:        []string{"crl"},
+			wantOut:     []string{"wrote " + crlPath + ", signed by the CA, listing 3 revoked", "crl before then"},
+			wantRevoked: []string{"bob", "carol", "old"},
+		},
+	}
+	lastNumber := new(big.Int)
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			if step.setup != nil {
+				step.setup(t)
+			}
+			out := mustGenCerts(t, append([]string{"-d", dir}, step.args...)...)
+			for _, want := range step.wantOut {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+
+			crl := readCRL(t, crlPath)
+			if err := crl.CheckSignatureFrom(ca); err != nil {
+				t.Errorf("CRL signature: %v", err)
+			}
+			if !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
+				t.Errorf("CRL AuthorityKeyId %x, want the CA's key id %x", crl.AuthorityKeyId, ca.SubjectKeyId)
+			}
+			if crl.Number == nil || crl.Number.Cmp(lastNumber) <= 0 {
+				t.Errorf("CRL number %v, want more than %v", crl.Number, lastNumber)
+			} else {
+				lastNumber = crl.Number
+			}
+			if d := time.Since(crl.ThisUpdate); d < -time.Hour || d > time.Hour {
+				t.Errorf("ThisUpdate %v, want about now", crl.ThisUpdate)
+			}
+			if d := crl.NextUpdate.Sub(crl.ThisUpdate); d != 30*24*time.Hour {
+				t.Errorf("NextUpdate - ThisUpdate = %v, want 30 days", d)
+			}
+			var got, want []string
+			for _, e := range crl.RevokedCertificateEntries {
+				got = append(got, e.SerialNumber.Text(16))
+			}
+			for _, name := range step.wantRevoked {
+				want = append(want, serial(name))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("CRL lists serials %q, want %q (%v)", got, want, step.wantRevoked)
+			}
+
+			if got, want := dirFiles(t, filepath.Join(dir, "crl")), []string{"crlnumber", "index.txt", "index.txt.attr"}; !slices.Equal(got, want) {
+				t.Errorf("crl/ holds %q, want %q", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, ".gen-certs.tmp")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("temp directory left behind: %v", err)
+			}
+		})
+	}
+
+	// openssl agrees: with the CRL, bob fails and alice passes.
+	for name, wantOK := range map[string]bool{"alice": true, "bob": false} {
+		out, err := exec.CommandContext(t.Context(), "openssl", "verify", "-crl_check",
+			"-CRLfile", crlPath, "-CAfile", filepath.Join(dir, "ca.crt"),
+			filepath.Join(dir, name+".crt")).CombinedOutput()
+		if (err == nil) != wantOK || (!wantOK && !strings.Contains(string(out), "revoked")) {
+			t.Errorf("openssl verify -crl_check %s.crt: %v, want ok %v\n%s", name, err, wantOK, out)
+		}
 	}
 }

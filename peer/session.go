@@ -184,11 +184,9 @@ func (s *Session) flushControl() {
 	}
 }
 
-// owe records a control frame owed to the peer and makes sure it leaves
-// within delay. The timer is armed only when it is not already: in a busy
-// chat the acknowledgements ride with messages and the timer, when it
-// fires, finds nothing left to send.
-func (s *Session) owe(ack uint64, pong uint64, delay time.Duration) {
+// owe records a control frame owed to the peer. Next sends it before it
+// next blocks on a read, unless a message leaves first and carries it.
+func (s *Session) owe(ack uint64, pong uint64) {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
 	if ack != 0 {
@@ -196,13 +194,35 @@ func (s *Session) owe(ack uint64, pong uint64, delay time.Duration) {
 	}
 	if pong != 0 {
 		s.pongOwed = append(s.pongOwed, pong)
-		s.ctlTimer.Reset(delay) // a pong is late if it waits for a message
-		s.ctlArmed = true
+	}
+}
+
+// sendOwed sends owed control frames before Next blocks. An acknowledgement
+// thus leaves once the application has taken the message and come back
+// for more: after the message was shown, and in a conversation usually
+// together with the answer. It never queues behind a write under way (a
+// stalled peer must not stop our reads): then the timer sends it shortly.
+func (s *Session) sendOwed() {
+	s.ctlMu.Lock()
+	owed := s.ackOwed || len(s.pongOwed) > 0
+	s.ctlMu.Unlock()
+	if !owed {
 		return
 	}
-	if !s.ctlArmed {
-		s.ctlTimer.Reset(delay)
-		s.ctlArmed = true
+	if !s.wmu.TryLock() {
+		s.ctlMu.Lock()
+		if !s.ctlArmed {
+			s.ctlArmed = true
+			s.ctlTimer.Reset(ackDelay)
+		}
+		s.ctlMu.Unlock()
+		return
+	}
+	defer s.wmu.Unlock()
+	if s.ended() == nil {
+		if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
+			s.write(b)
+		}
 	}
 }
 
@@ -212,6 +232,9 @@ func (s *Session) owe(ack uint64, pong uint64, delay time.Duration) {
 // connection, ErrClosed).
 func (s *Session) Next() (Event, error) {
 	for {
+		if s.fr.buffered() == 0 {
+			s.sendOwed()
+		}
 		t, p, err := s.fr.next()
 		if err != nil {
 			var pe *ProtocolError
@@ -252,7 +275,7 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 			return nil, protocolErrorf("message %d out of order, expected %d", m.ID, want)
 		}
 		m.From = s.peer.Name
-		s.owe(m.ID, 0, ackDelay)
+		s.owe(m.ID, 0)
 		return &m, nil
 	case frameAck:
 		upTo, err := parseU64(t, p)
@@ -266,7 +289,7 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 			return nil, err
 		}
 		if nonce != 0 { // heartbeat pings (nonce 0) need no answer
-			s.owe(0, nonce, 0)
+			s.owe(0, nonce)
 		}
 		return nil, nil
 	case framePong:

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -99,14 +100,17 @@ func appendU64Frame(b []byte, t frameType, v uint64) []byte {
 // frameReader reads frames from a connection, reusing one buffer. The
 // payload returned by next is valid until the following call.
 type frameReader struct {
-	r   io.Reader
+	r   *bufio.Reader
 	buf []byte
 	hdr [headerLen]byte
 }
 
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: r}
+	return &frameReader{r: bufio.NewReaderSize(r, 16<<10)}
 }
+
+// buffered reports how many bytes have arrived and not been read yet.
+func (fr *frameReader) buffered() int { return fr.r.Buffered() }
 
 // next reads one frame. io.EOF means the stream ended cleanly between
 // frames; a stream that ends inside a frame is io.ErrUnexpectedEOF.

@@ -4,15 +4,22 @@
 # it runs the same under dash, bash, busybox and on macOS (OpenSSL or
 # LibreSSL).
 #
-# Layout: the first word may name a subcommand. Only "issue" exists today and
-# it is also the default, so "gen-certs.sh alice bob" issues; "request",
-# "sign" and "revoke" are reserved for the CSR flow and revocation.
+# Layout: options (-d, -H, -f) may come before or after an optional
+# subcommand word, which picks one of the cmd_* functions below:
+#   issue    (the default) CA if missing, then key + request + signature per
+#            NAME, all on this machine: "gen-certs.sh alice bob" issues
+#   request  a key and a certificate request, on the peer's own machine
+#   sign     a certificate for someone else's request, on the CA's machine
+#   revoke   a certificate onto the CA's revocation list, and a new crl.pem
+#   crl      a freshly signed crl.pem from the current list
+# Issue mode and sign share sign_leaf, so a certificate has the same profile
+# whichever way it was made. The subcommand words are not valid peer names.
 #
 # Output rules: every message goes to stderr with a "gen-certs:" prefix,
 # lower case, no trailing period; only -h writes to stdout. Private keys are
 # born 0600 (umask 077 in the subshell that creates them) inside a private
-# temp directory next to their final place, and are moved in only after the
-# certificate has verified, so an interrupted run leaves nothing half-made.
+# temp directory next to their final place, and every new file is moved in
+# only after it has verified, so an interrupted run leaves nothing half-made.
 
 set -eu
 set -f # no globbing: word lists (-H, openssl version) are split, never expanded
@@ -24,9 +31,12 @@ OPENSSL=${OPENSSL:-openssl}
 
 ca_days=3650
 leaf_days=365
+crl_days=30
 default_names='alice bob'
 
-# Set once the lock/temp directory is ours; cleanup removes only that.
+# Set once the lock/temp directory is ours (an absolute path, so that it
+# still works from a subshell that changed directory); cleanup removes only
+# that.
 tmp=
 
 say() { printf '%s: %s\n' "$prog" "$*" >&2; }
@@ -39,18 +49,34 @@ usage_error() {
 
 usage() {
 	cat <<EOF
-usage: $0 [issue] [-f] [-d DIR] [-H "HOST ..."] [NAME ...]
+usage: $0 [-d DIR] [-H "HOST ..."] [-f] [issue] [NAME ...]
+       $0 [-d DIR] [-f] request NAME
+       $0 [-d DIR] [-H "HOST ..."] [-f] sign FILE.csr
+       $0 [-d DIR] revoke NAME
+       $0 [-d DIR] crl
 
-Creates a local CA in DIR (only if there is none yet) and, for each NAME, a
-key and a certificate signed by that CA. NAMEs default to "$default_names".
+issue     (the default) creates a local CA in DIR if there is none and, for
+          each NAME, a key and a certificate signed by that CA. NAMEs default
+          to "$default_names"
+request   on a peer's own machine: creates DIR/NAME.key and the certificate
+          request DIR/NAME.csr to send to whoever holds the CA; the key never
+          leaves the machine
+sign      on the CA's machine: checks FILE.csr and writes DIR/NAME.crt, to
+          send back together with DIR/ca.crt
+revoke    puts DIR/NAME.crt on the CA's revocation list and writes
+          DIR/crl.pem for the peers
+crl       signs DIR/crl.pem afresh; it is valid for $crl_days days
 
-  -d DIR    where to write (default: certs)
+  -d DIR    where the files are (default: certs)
   -H HOSTS  extra host names or IP addresses for the peer certificates,
-            separated by spaces or commas (e.g. -H "192.0.2.7 chat.example")
-  -f        replace existing peer keys and certificates (never the CA)
+            separated by spaces or commas (e.g. -H "192.0.2.7 chat.example");
+            issue and sign only
+  -f        replace existing peer keys and certificates (never the CA);
+            issue, request and sign only
   -h        show this help
 
-An existing CA is always reused. Set OPENSSL to use another openssl binary.
+Options may come before or after the subcommand. An existing CA is always
+reused. Set OPENSSL to use another openssl binary.
 EOF
 }
 
@@ -111,18 +137,23 @@ check_openssl() {
 
 # check_name accepts a peer name: letters, digits, dot, dash, underscore,
 # 1-64 characters, starting with a letter or digit (so it can be neither an
-# option nor a path), and not "ca", whose files are the CA's.
+# option nor a path), not "ca", whose files are the CA's, and not a
+# subcommand word. $2, if given, says where the name came from.
 check_name() {
+	where=${2-}
 	case $1 in
 	'' | [!A-Za-z0-9]* | *[!A-Za-z0-9._-]*)
-		die "invalid name '$1': use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit"
+		die "invalid name '$1'$where: use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit"
 		;;
 	[Cc][Aa])
-		die "invalid name '$1': ca.crt and ca.key are the CA's files; pick another name"
+		die "invalid name '$1'$where: ca.crt and ca.key are the CA's files; pick another name"
+		;;
+	issue | request | sign | revoke | crl | help)
+		die "invalid name '$1'$where: it is a gen-certs subcommand; pick another name"
 		;;
 	esac
 	if [ "${#1}" -gt 64 ]; then
-		die "invalid name '$1': longer than 64 characters"
+		die "invalid name '$1'$where: longer than 64 characters"
 	fi
 }
 
@@ -180,8 +211,8 @@ add_san() {
 	esac
 }
 
-# host_sans turns -H words (plus this machine's name) into SAN entries,
-# refusing anything that is neither an address nor a host name.
+# host_sans turns the -H words into SAN entries in $host_list, refusing
+# anything that is neither an address nor a host name.
 host_sans() {
 	host_list=
 	saved_ifs=$IFS
@@ -200,9 +231,24 @@ host_sans() {
 			die "invalid host '$h' in -H: give host names or IP addresses, without ports or brackets"
 		fi
 	done
+}
+
+# this_host_name sets $this_host to this machine's name if it is a valid DNS
+# name. Only issue mode uses it: there the peers' keys are made here, so
+# this is (usually) their machine. sign runs on the CA's machine, whose name
+# says nothing about where the requesting peer lives.
+this_host_name() {
 	this_host=$(uname -n 2>/dev/null | tr '[:upper:]' '[:lower:]') || this_host=
 	if ! is_dns_name "$this_host"; then
 		this_host=
+	fi
+}
+
+# no_option refuses option $1 (given if $2 is not blank) for subcommand $3,
+# with $4 as the reason.
+no_option() {
+	if [ -n "$(printf '%s' "$2" | tr -d ' \t,')" ]; then
+		usage_error "$1 does not apply to $3: $4"
 	fi
 }
 
@@ -232,6 +278,21 @@ new_serial() {
 enddate() {
 	end=$("$OPENSSL" x509 -in "$1" -noout -enddate) || die "cannot read $1"
 	printf '%s\n' "${end#notAfter=}"
+}
+
+# cert_serial prints the serial number of certificate $1 in hex.
+cert_serial() {
+	s=$("$OPENSSL" x509 -in "$1" -noout -serial) || die "cannot read $1"
+	printf '%s\n' "${s#serial=}"
+}
+
+# pubkey prints the public key of certificate $1, or of key $1 with $2=key.
+pubkey() {
+	if [ "${2-}" = key ]; then
+		"$OPENSSL" pkey -in "$1" -pubout 2>/dev/null
+	else
+		"$OPENSSL" x509 -in "$1" -noout -pubkey 2>/dev/null
+	fi
 }
 
 write_req_config() {
@@ -273,18 +334,21 @@ lock() {
 		sleep 1
 		waited=$((waited + 1))
 	done
-	tmp=$lockdir
+	tmp=$(cd "$lockdir" && pwd) || {
+		rmdir "$lockdir"
+		die "cannot enter $lockdir"
+	}
 }
 
-# ---- issue ------------------------------------------------------------------
+# ---- the CA -----------------------------------------------------------------
 
 # ensure_ca reuses DIR/ca.{crt,key} if both exist, refuses a half CA, and
 # otherwise makes a new one.
 ensure_ca() {
 	if [ -e "$dir/ca.crt" ] && [ -e "$dir/ca.key" ]; then
-		crt_pub=$("$OPENSSL" x509 -in "$dir/ca.crt" -noout -pubkey 2>/dev/null) ||
+		crt_pub=$(pubkey "$dir/ca.crt") ||
 			die "$dir/ca.crt is not a readable certificate; move it away to start a new CA"
-		key_pub=$("$OPENSSL" pkey -in "$dir/ca.key" -pubout 2>/dev/null) ||
+		key_pub=$(pubkey "$dir/ca.key" key) ||
 			die "$dir/ca.key is not a readable private key; move it away to start a new CA"
 		if [ "$crt_pub" != "$key_pub" ]; then
 			die "$dir/ca.key does not belong to $dir/ca.crt; restore the matching pair"
@@ -299,6 +363,15 @@ ensure_ca() {
 		die "$dir/ca.crt is missing but $dir/ca.key exists; refusing to overwrite the CA (restore ca.crt, or move ca.key away to start a new CA)"
 	fi
 	issue_ca
+}
+
+# need_ca is ensure_ca for sign, revoke and crl, which never create a CA:
+# a new one in the wrong folder would sign certificates nobody trusts.
+need_ca() {
+	if [ ! -e "$dir/ca.crt" ] && [ ! -e "$dir/ca.key" ]; then
+		die "no CA in $dir (neither ca.crt nor ca.key); run this where the CA's files are (-d DIR), or create a CA and your own certificate with $0 -d $dir YOURNAME"
+	fi
+	ensure_ca
 }
 
 issue_ca() {
@@ -316,11 +389,25 @@ issue_ca() {
 	say "created a new local CA, valid until $(enddate "$dir/ca.crt"):"
 	say "  $dir/ca.crt: give it to your peer"
 	say "  $dir/ca.key: keep it secret; it signs certificates and is never needed to chat"
+	if [ -e "$dir/crl.pem" ] || [ -e "$dir/crl" ]; then
+		say "warning: $dir/crl.pem and $dir/crl/ belong to the old CA; move them away"
+	fi
 }
 
-# issue_leaf makes NAME's key and certificate in the temp directory and checks
-# them against the CA; install_leaf moves them into place.
-issue_leaf() {
+# ---- peer certificates ------------------------------------------------------
+
+# make_csr writes a request for name $1 with key $2 to $3.
+make_csr() {
+	ossl req -new -config "$tmp/req.cnf" -key "$2" -subj "/CN=$1" -out "$3"
+}
+
+# sign_leaf is the one place a peer certificate is made, for issue and sign
+# alike: it signs request $2 as DIR/NAME.crt-to-be ($tmp/$1.crt) and checks
+# it against the CA. The profile is the CA's alone: "x509 -req" copies the
+# request's subject and public key and nothing else, so extensions asked for
+# in the request are ignored. SANs: NAME, localhost, 127.0.0.1, ::1,
+# $this_host if set, and every -H entry.
+sign_leaf() {
 	name=$1
 	sans=
 	add_san "DNS:$name"
@@ -342,59 +429,63 @@ subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName         = $sans
 EOF
-	new_key "$tmp/$name.key"
 	new_serial
-	ossl req -new -config "$tmp/req.cnf" -key "$tmp/$name.key" \
-		-subj "/CN=$name" -out "$tmp/$name.csr"
-	ossl x509 -req -in "$tmp/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+	ossl x509 -req -in "$2" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
 		-sha256 -days "$leaf_days" -set_serial "0x$serial" \
 		-extfile "$tmp/$name.ext" -extensions leaf_ext -out "$tmp/$name.crt"
 	verify_leaf "$tmp/$name.crt" "the new certificate for $name" ||
 		die "nothing written for $name; this is a bug in gen-certs or in openssl"
 }
 
+# issue_leaf makes NAME's key, request and certificate in the temp directory;
+# install_leaf moves them into place.
+issue_leaf() {
+	new_key "$tmp/$1.key"
+	make_csr "$1" "$tmp/$1.key" "$tmp/$1.csr"
+	sign_leaf "$1" "$tmp/$1.csr"
+}
+
 install_leaf() {
 	mv -f "$tmp/$1.key" "$dir/$1.key"
 	mv -f "$tmp/$1.crt" "$dir/$1.crt"
 	say "wrote $dir/$1.crt and $dir/$1.key, valid until $(enddate "$dir/$1.crt")"
+	say_names
+}
+
+say_names() {
 	say "  names: $(printf '%s\n' "$sans" | sed 's/DNS://g; s/IP://g; s/,//g')"
 }
 
-# verify_leaf checks certificate $1 (called $2 in messages) against
-# DIR/ca.crt for both TLS roles, as each peer is client and server.
-verify_leaf() {
+# verifies checks certificate $1 against DIR/ca.crt for both TLS roles, as
+# each peer is client and server, leaving openssl's words in $tmp/verify.
+verifies() {
 	for purpose in sslserver sslclient; do
 		if ! "$OPENSSL" verify -x509_strict -purpose "$purpose" \
 			-CAfile "$dir/ca.crt" "$1" >"$tmp/verify" 2>&1; then
-			say "error: $2 does not verify against $dir/ca.crt ($purpose):"
-			sed 's/^/  /' "$tmp/verify" >&2
 			return 1
 		fi
 	done
 }
 
-cmd_issue() {
-	dir=certs
-	hosts=
-	force=
-	OPTIND=1
-	while getopts :d:H:fh opt; do
-		case $opt in
-		d) dir=$OPTARG ;;
-		H) hosts="$hosts $OPTARG" ;;
-		f) force=1 ;;
-		h)
-			usage
-			exit 0
-			;;
-		:) usage_error "option -$OPTARG needs an argument" ;;
-		*) usage_error "unknown option -$OPTARG" ;;
-		esac
-	done
-	shift $((OPTIND - 1))
-	if [ -z "$dir" ]; then
-		usage_error "-d needs a directory"
+# verify_leaf is verifies, saying why on failure; $2 names $1 in messages.
+verify_leaf() {
+	if ! verifies "$1"; then
+		say "error: $2 does not verify against $dir/ca.crt ($purpose):"
+		sed 's/^/  /' "$tmp/verify" >&2
+		return 1
 	fi
+}
+
+# is_revoked tells whether certificate $1 is on the revocation list in
+# DIR/crl/index.txt.
+is_revoked() {
+	[ -f "$dir/crl/index.txt" ] || return 1
+	[ "$(serial_status "$(cert_serial "$1")" "$dir/crl/index.txt")" = R ]
+}
+
+# ---- issue ------------------------------------------------------------------
+
+cmd_issue() {
 	if [ $# -eq 0 ]; then
 		# shellcheck disable=SC2086 # the default is a word list
 		set -- $default_names
@@ -405,6 +496,7 @@ cmd_issue() {
 		check_name "$name"
 	done
 	host_sans
+	this_host_name
 
 	mkdir -p "$dir" || die "cannot create directory $dir"
 	lock
@@ -417,6 +509,9 @@ cmd_issue() {
 				say "kept $dir/$name.crt (exists; -f to replace)"
 				if ! verify_leaf "$dir/$name.crt" "$dir/$name.crt"; then
 					die "hint: replace it with $0 -d $dir -f $name"
+				fi
+				if is_revoked "$dir/$name.crt"; then
+					die "$dir/$name.crt is revoked; replace it with $0 -d $dir -f $name"
 				fi
 			else
 				say "kept $dir/$name.key (exists; -f to replace)"
@@ -437,7 +532,329 @@ cmd_issue() {
 	esac
 }
 
+# ---- request: on the peer's machine -----------------------------------------
+
+cmd_request() {
+	no_option -H "$hosts" request "the CA chooses the names in the certificate; ask whoever signs to add -H \"HOST ...\" to the sign command"
+	if [ $# -ne 1 ]; then
+		usage_error "request takes one NAME, yours: $0 -d $dir request bob"
+	fi
+	name=$1
+	check_openssl
+	check_name "$name"
+
+	mkdir -p "$dir" || die "cannot create directory $dir"
+	lock
+	if [ -e "$dir/$name.key" ] && [ -z "$force" ]; then
+		die "$dir/$name.key exists; refusing to replace it (-f makes a new key and request, and $dir/$name.crt then needs signing again)"
+	fi
+	write_req_config
+	new_key "$tmp/$name.key"
+	make_csr "$name" "$tmp/$name.key" "$tmp/$name.csr"
+	if ! "$OPENSSL" req -in "$tmp/$name.csr" -noout -verify >"$tmp/verify" 2>&1 ||
+		! grep -q 'verify OK' "$tmp/verify"; then
+		sed 's/^/  /' "$tmp/verify" >&2
+		die "nothing written: the new request does not verify; this is a bug in gen-certs or in openssl"
+	fi
+	mv -f "$tmp/$name.key" "$dir/$name.key"
+	mv -f "$tmp/$name.csr" "$dir/$name.csr"
+	say "wrote $dir/$name.key (secret: it never leaves this machine) and the request $dir/$name.csr"
+	if [ -e "$dir/$name.crt" ]; then
+		say "note: $dir/$name.crt belongs to the old key; replace it with the one that comes back"
+	fi
+	say "next: send $name.csr to whoever holds the CA (never send $name.key)"
+	say "  they run: scripts/gen-certs.sh sign $name.csr"
+	say "  (adding -H \"HOST ...\" with the names or addresses of this machine if peers dial it by address)"
+	say "  what comes back is $name.crt and ca.crt: put both in $dir, next to $name.key"
+}
+
+# ---- sign: on the CA's machine ----------------------------------------------
+
+# check_csr checks request $1 and sets $name to the peer name it asks for:
+# a well-formed request with a valid self-signature, an ECDSA P-256 key and
+# a subject that is exactly CN=NAME.
+check_csr() {
+	csr=$1
+	again="ask its sender for a new one, made with scripts/gen-certs.sh request NAME"
+	if ! "$OPENSSL" req -in "$csr" -noout >/dev/null 2>"$tmp/err"; then
+		die "$csr is not a certificate request (PEM, -----BEGIN CERTIFICATE REQUEST-----); $again"
+	fi
+	# OpenSSL 1.1.1 and LibreSSL exit 0 even when the signature is wrong.
+	if ! "$OPENSSL" req -in "$csr" -noout -verify >"$tmp/verify" 2>&1 ||
+		! grep -q 'verify OK' "$tmp/verify" || grep -qi 'fail' "$tmp/verify"; then
+		die "the signature on $csr does not verify, so it was changed after it was made; $again"
+	fi
+
+	if ! "$OPENSSL" req -in "$csr" -noout -pubkey >"$tmp/csr.pub" 2>"$tmp/err" ||
+		! "$OPENSSL" pkey -pubin -in "$tmp/csr.pub" -noout -text_pub >"$tmp/csr.key.txt" 2>"$tmp/err"; then
+		die "cannot read the public key in $csr; $again"
+	fi
+	if ! grep -q '^ *ASN1 OID: prime256v1' "$tmp/csr.key.txt"; then
+		if grep -q 'Modulus' "$tmp/csr.key.txt"; then
+			kind='an RSA key'
+		elif curve=$(sed -n 's/^ *ASN1 OID: *//p' "$tmp/csr.key.txt") && [ -n "$curve" ]; then
+			kind="an EC key on curve $curve"
+		else
+			kind="a key of type $(sed -n '1s/[: ].*//p' "$tmp/csr.key.txt")"
+		fi
+		die "$csr has $kind; peerchat certificates are for ECDSA P-256 keys only: $again"
+	fi
+
+	subject=$("$OPENSSL" req -in "$csr" -noout -subject -nameopt RFC2253 2>"$tmp/err") ||
+		die "cannot read the subject of $csr"
+	subject=${subject#subject=}
+	subject=${subject#/} # LibreSSL's older style: /CN=bob
+	case $subject in
+	'')
+		die "$csr has no subject; it needs CN=NAME, the peer's name: $again"
+		;;
+	CN=*[,+]* | *[,+]CN=*)
+		die "$csr has the subject '$subject'; it must be CN=NAME and nothing else: $again"
+		;;
+	CN=*)
+		name=${subject#CN=}
+		;;
+	*CN=*)
+		die "$csr has the subject '$subject'; it must be CN=NAME and nothing else: $again"
+		;;
+	*)
+		die "$csr has the subject '$subject', with no CN: it needs CN=NAME, the peer's name: $again"
+		;;
+	esac
+	check_name "$name" " (the CN of $csr)"
+}
+
+cmd_sign() {
+	if [ $# -ne 1 ]; then
+		usage_error "sign takes one request: $0 -d $dir sign bob.csr"
+	fi
+	csr=$1
+	check_openssl
+	host_sans
+	this_host= # the CA's machine; see this_host_name
+	if [ ! -f "$csr" ] || [ ! -r "$csr" ]; then
+		die "cannot read $csr: no such file"
+	fi
+	if [ ! -d "$dir" ]; then
+		die "no folder $dir; run this where the CA's files are (-d DIR)"
+	fi
+	lock
+	need_ca
+	check_csr "$csr"
+	case ${csr##*/} in
+	"$name.csr") ;;
+	*) say "note: $csr asks for the name '$name'" ;;
+	esac
+
+	if [ -e "$dir/$name.crt" ] && [ -z "$force" ]; then
+		if ! verifies "$dir/$name.crt"; then
+			why=$(sed -n 's/^error [0-9]* at [0-9]* depth lookup: *//p' "$tmp/verify" | head -n 1)
+			say "replacing $dir/$name.crt: it does not verify against $dir/ca.crt${why:+ ($why)}"
+		elif is_revoked "$dir/$name.crt"; then
+			say "replacing $dir/$name.crt: it is revoked"
+		else
+			die "$dir/$name.crt exists and is valid until $(enddate "$dir/$name.crt"); to replace it, run $0 -d $dir -f sign $csr"
+		fi
+	fi
+
+	# OpenSSL 3 prints the heading even for none, so look for lines under it.
+	if "$OPENSSL" req -in "$csr" -noout -text 2>/dev/null | awk '
+		/Requested Extensions:/ { under = 1; next }
+		/^ *Signature Algorithm:/ { under = 0 }
+		under && NF { found = 1 }
+		END { exit !found }
+	'; then
+		say "note: ignored the extensions requested in $csr; the CA sets every certificate's profile"
+	fi
+	write_req_config
+	sign_leaf "$name" "$csr"
+	mv -f "$tmp/$name.crt" "$dir/$name.crt"
+	say "signed $dir/$name.crt for $name, valid until $(enddate "$dir/$name.crt")"
+	say_names
+	if [ -e "$dir/$name.key" ] && [ "$(pubkey "$dir/$name.key" key)" != "$(pubkey "$dir/$name.crt")" ]; then
+		say "note: $dir/$name.key is not the key of the new certificate; it belongs to an older one, so remove it"
+	fi
+	say "next: send back $dir/$name.crt and $dir/ca.crt (never send $dir/ca.key)"
+	say "  $name puts both next to $name.key"
+}
+
+# ---- revocation -------------------------------------------------------------
+
+# The revocation list is an "openssl ca" database in DIR/crl (index.txt,
+# index.txt.attr, crlnumber). Each run works on a copy in the temp directory
+# and moves it back, with the new DIR/crl.pem, only after the CRL verifies.
+# "openssl ca" needs a config file: a minimal one with relative paths, used
+# from inside the temp directory, so that no folder name has to survive
+# openssl's config syntax ($ and # are special there).
+
+# serial_status prints the status letter (V, R, E) of serial $1 in database
+# $2, comparing hex numbers, not strings.
+serial_status() {
+	awk -F '\t' -v s="$1" '
+		function norm(x) { x = toupper(x); sub(/^0+/, "", x); return x }
+		norm($4) == norm(s) { print $1; exit }
+	' "$2"
+}
+
+crl_db_open() {
+	# A list kept for an earlier CA must not be continued under this one.
+	if [ -e "$dir/crl.pem" ] && ! crl_verifies "$dir/crl.pem"; then
+		die "$dir/crl.pem is not signed by the CA in $dir/ca.crt, so it and $dir/crl/ belong to another CA; move them away (or restore that CA)"
+	fi
+	mkdir "$tmp/crl"
+	if [ -f "$dir/crl/index.txt" ]; then
+		cp "$dir/crl/index.txt" "$tmp/crl/index.txt"
+		if [ -f "$dir/crl/crlnumber" ]; then
+			cp "$dir/crl/crlnumber" "$tmp/crl/crlnumber"
+		else
+			echo 01 >"$tmp/crl/crlnumber"
+		fi
+	elif [ -e "$dir/crl" ] && [ ! -d "$dir/crl" ]; then
+		die "$dir/crl is not a folder; move it away"
+	else
+		: >"$tmp/crl/index.txt"
+		echo 01 >"$tmp/crl/crlnumber"
+	fi
+	# One name may be revoked, re-issued and revoked again.
+	echo 'unique_subject = no' >"$tmp/crl/index.txt.attr"
+	cat >"$tmp/ca.cnf" <<EOF
+[ ca ]
+default_ca = peerchat_ca
+
+[ peerchat_ca ]
+database         = crl/index.txt
+crlnumber        = crl/crlnumber
+default_md       = sha256
+default_crl_days = $crl_days
+unique_subject   = no
+crl_extensions   = crl_ext
+
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+EOF
+}
+
+# ca runs "openssl ca" from inside the temp directory, where the database
+# copy is, with the CA one level up (the temp directory is DIR/.gen-certs.tmp).
+ca() {
+	(
+		cd "$tmp" || exit 1
+		ossl ca -config ca.cnf -cert ../ca.crt -keyfile ../ca.key "$@"
+	)
+}
+
+# crl_verifies checks that CRL $1 is signed by DIR/ca.crt; openssl's words
+# are left in $tmp/verify. Some versions exit 0 on a bad signature.
+crl_verifies() {
+	"$OPENSSL" crl -in "$1" -CAfile "$dir/ca.crt" -noout >"$tmp/verify" 2>&1 &&
+		grep -q 'verify OK' "$tmp/verify" && ! grep -qi 'fail' "$tmp/verify"
+}
+
+# crl_db_close signs the new CRL, checks it and moves database and CRL into
+# place.
+crl_db_close() {
+	ca -gencrl -crldays "$crl_days" -out crl.pem
+	if ! crl_verifies "$tmp/crl.pem"; then
+		sed 's/^/  /' "$tmp/verify" >&2
+		die "nothing written: the new CRL does not verify against $dir/ca.crt; this is a bug in gen-certs or in openssl"
+	fi
+	mkdir -p "$dir/crl" || die "cannot create directory $dir/crl"
+	for f in index.txt index.txt.attr crlnumber; do
+		mv -f "$tmp/crl/$f" "$dir/crl/$f"
+	done
+	mv -f "$tmp/crl.pem" "$dir/crl.pem"
+	next_update=$("$OPENSSL" crl -in "$dir/crl.pem" -noout -nextupdate) ||
+		die "cannot read $dir/crl.pem"
+	next_update=${next_update#nextUpdate=}
+}
+
+say_crl_renew() {
+	say "$dir/crl.pem is valid until $next_update; regenerate it with $0 -d $dir crl before then (and give it to your peers again)"
+}
+
+cmd_revoke() {
+	no_option -H "$hosts" revoke "it only revokes"
+	no_option -f "$force" revoke "revoking twice is harmless without it"
+	if [ $# -ne 1 ]; then
+		usage_error "revoke takes one NAME: $0 -d $dir revoke bob"
+	fi
+	name=$1
+	check_openssl
+	check_name "$name"
+	if [ ! -d "$dir" ]; then
+		die "no folder $dir; run this where the CA's files are (-d DIR)"
+	fi
+	lock
+	need_ca
+	crt=$dir/$name.crt
+	if [ ! -e "$crt" ]; then
+		die "no certificate $crt: revoke works on the certificates this CA issued or signed, kept next to ca.crt (is -d right?)"
+	fi
+	if ! "$OPENSSL" x509 -in "$crt" -noout 2>/dev/null; then
+		die "$crt is not a readable certificate"
+	fi
+	if ! "$OPENSSL" verify -CAfile "$dir/ca.crt" "$crt" >"$tmp/verify" 2>&1; then
+		if grep -q 'certificate has expired' "$tmp/verify"; then
+			say "note: $crt has expired already; revoking it anyway"
+		else
+			say "$crt was not signed by the CA in $dir/ca.crt, so this CA cannot revoke it:"
+			sed 's/^/  /' "$tmp/verify" >&2
+			exit 1
+		fi
+	fi
+	serial=$(cert_serial "$crt")
+
+	crl_db_open
+	if [ "$(serial_status "$serial" "$tmp/crl/index.txt")" = R ]; then
+		say "$name (serial $serial) is already revoked; signing $dir/crl.pem afresh"
+	else
+		ca -revoke "../$name.crt" # from inside the temp directory
+	fi
+	crl_db_close
+	say "revoked $name (serial $serial); give $dir/crl.pem to your peers; peerchat refuses $name once they have it (--crl $dir/crl.pem, default when present)"
+	say_crl_renew
+	say "  to give $name a new certificate: $0 -d $dir -f $name (or sign a new request)"
+}
+
+cmd_crl() {
+	no_option -H "$hosts" crl "it only signs the revocation list"
+	no_option -f "$force" crl "it never replaces anything but crl.pem"
+	if [ $# -ne 0 ]; then
+		usage_error "crl takes no names (revoke does): $0 -d $dir crl"
+	fi
+	check_openssl
+	if [ ! -d "$dir" ]; then
+		die "no folder $dir; run this where the CA's files are (-d DIR)"
+	fi
+	lock
+	need_ca
+	crl_db_open
+	crl_db_close
+	revoked=$(awk -F '\t' '$1 == "R"' "$dir/crl/index.txt" | wc -l | tr -d ' ')
+	say "wrote $dir/crl.pem, signed by the CA, listing $revoked revoked certificate(s); give it to your peers"
+	say_crl_renew
+}
+
 # ---- dispatch ---------------------------------------------------------------
+
+# parse_opts reads -d, -H, -f and -h into dir, hosts and force; the caller
+# shifts by OPTIND - 1.
+parse_opts() {
+	OPTIND=1
+	while getopts :d:H:fh opt; do
+		case $opt in
+		d) dir=$OPTARG ;;
+		H) hosts="$hosts $OPTARG" ;;
+		f) force=1 ;;
+		h)
+			usage
+			exit 0
+			;;
+		:) usage_error "option -$OPTARG needs an argument" ;;
+		*) usage_error "unknown option -$OPTARG" ;;
+		esac
+	done
+}
 
 main() {
 	trap cleanup EXIT
@@ -445,21 +862,34 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
+	dir=certs
+	hosts=
+	force=
+	sub=issue
 	case ${1-} in
-	issue)
-		shift
-		cmd_issue "$@"
-		;;
-	request | sign | revoke)
-		usage_error "'$1' is not implemented yet"
-		;;
 	help | --help)
 		usage
-		;;
-	*)
-		cmd_issue "$@"
+		exit 0
 		;;
 	esac
+	parse_opts "$@"
+	shift $((OPTIND - 1))
+	case ${1-} in
+	issue | request | sign | revoke | crl)
+		sub=$1
+		shift
+		parse_opts "$@"
+		shift $((OPTIND - 1))
+		;;
+	help)
+		usage
+		exit 0
+		;;
+	esac
+	if [ -z "$dir" ]; then
+		usage_error "-d needs a directory"
+	fi
+	"cmd_$sub" "$@"
 }
 
 main "$@"

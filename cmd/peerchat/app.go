@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -21,7 +23,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app := newApp(u, stdin)
 	err := app.RunContext(ctx, args)
 	if err != nil {
-		if !errors.Is(err, errUndelivered) { // already reported message by message
+		var shown *reportedError
+		// Undelivered messages were reported one by one, and the chat
+		// screen showed its own end.
+		if !errors.Is(err, errUndelivered) && !errors.As(err, &shown) {
 			u.errorLine(err)
 		}
 	}
@@ -33,9 +38,13 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 		Name:  "peerchat",
 		Usage: "one-to-one chat over TLS 1.3 with mutual certificate authentication",
 		Description: "One peer listens, the other dials; both prove who they are with a certificate\n" +
-			"from the same local CA (make certs). Lines typed on stdin are sent as messages;\n" +
-			"received messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
-		Version:         version(),
+			"from the same local CA (make certs). On a terminal, peerchat is a chat screen:\n" +
+			"type a line and press Enter to send it; /help lists the commands and keys.\n" +
+			"Otherwise (pipe mode) lines read from stdin are sent as messages, and received\n" +
+			"messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
+		// --version: the build, the Go that built it, and the protocol it
+		// speaks (both sides must speak the same one).
+		Version:         fmt.Sprintf("%s (%s %s/%s, protocol %s)", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, peer.ALPN),
 		Reader:          stdin,
 		Writer:          u.stdout,
 		ErrWriter:       u.stderr,
@@ -83,7 +92,30 @@ func sessionFlags() []cli.Flag {
 			Usage: "at the end of input, how long to wait for the peer to acknowledge what was sent"},
 		&cli.DurationFlag{Name: "heartbeat", Value: peer.DefaultHeartbeatInterval,
 			Usage: fmt.Sprintf("ping interval; the peer is declared gone after %d silent intervals", peer.DefaultHeartbeatMisses)},
+		&cli.BoolFlag{Name: "hide-input",
+			Usage: "on a terminal, do not show what you type until you press Enter (for screen sharing)"},
+		&cli.BoolFlag{Name: "no-color",
+			Usage: "on a terminal, no colours (also when the NO_COLOR environment variable is set)"},
 	)
+}
+
+// startChat runs the conversation: a chat screen when stdin and stdout
+// are a terminal, pipe mode otherwise.
+func startChat(c *cli.Context, u *ui, s *peer.Session) error {
+	if in, out, ok := terminals(c.App.Reader, u.stdout); ok {
+		return chatTTY(c.Context, s, in, out, u, ttyOptions{
+			hideInput: c.Bool("hide-input"),
+			color:     useColor(c.Bool("no-color")),
+			linger:    c.Duration("linger"),
+		})
+	}
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+}
+
+// useColor follows --no-color, the NO_COLOR convention (set and not
+// empty: no colour, https://no-color.org) and TERM=dumb.
+func useColor(noColor bool) bool {
+	return !noColor && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }
 
 func sessionConfig(c *cli.Context, u *ui) (peer.Config, error) {
@@ -146,7 +178,7 @@ func listenAction(c *cli.Context, u *ui) error {
 		}
 		return &networkError{err}
 	}
-	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+	return startChat(c, u, s)
 }
 
 func dialAction(c *cli.Context, u *ui) error {
@@ -170,5 +202,5 @@ func dialAction(c *cli.Context, u *ui) error {
 		}
 		return networkOrTrust(err)
 	}
-	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+	return startChat(c, u, s)
 }

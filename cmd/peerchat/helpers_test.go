@@ -9,10 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,7 +64,7 @@ func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(peerchatBin, args...)
-	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu}
+	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu, poke: p.poke}
 	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -114,14 +112,19 @@ func (p *proc) poke() {
 }
 
 type syncWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
+	w    io.Writer
+	mu   *sync.Mutex
+	poke func() // if set, called after each write
 }
 
 func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
+	n, err := s.w.Write(b)
+	s.mu.Unlock()
+	if s.poke != nil {
+		s.poke()
+	}
+	return n, err
 }
 
 // waitLine waits for a stderr line matching re and returns its submatches.
@@ -146,6 +149,31 @@ func (p *proc) waitLine(re string) []string {
 		case <-p.wake:
 		case <-deadline:
 			p.t.Fatalf("no %q within %s; stderr:\n%s", re, procTimeout, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// waitOut waits until the transcript on stdout holds a line matching re.
+func (p *proc) waitOut(re string) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(procTimeout)
+	for {
+		p.mu.Lock()
+		out, closed := p.stdout.String(), p.closed
+		p.mu.Unlock()
+		for _, line := range strings.Split(out, "\n") {
+			if m := rx.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		}
+		if closed {
+			p.t.Fatalf("peerchat exited without printing %q on stdout:\n%s", re, out)
+		}
+		select {
+		case <-p.wake:
+		case <-deadline:
+			p.t.Fatalf("no %q on stdout within %s:\n%s", re, procTimeout, out)
 		}
 	}
 }
@@ -222,27 +250,4 @@ func needTool(t *testing.T, name string) {
 		t.Fatalf("%s is not installed; .ci/run should have installed it", name)
 	}
 	t.Skipf("%s is not installed; install it to run this test", name)
-}
-
-// stop freezes the process with SIGSTOP and waits until the kernel reports
-// it stopped, so that what the test does next meets a frozen peer.
-func (p *proc) stop() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		p.t.Fatal(err)
-	}
-	stat := fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid)
-	deadline := time.Now().Add(procTimeout)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		// The state follows the parenthesised command name.
-		if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); len(f) > 0 && f[0] == "T" {
-			return
-		}
-		runtime.Gosched()
-	}
-	p.t.Fatal("the process did not stop")
 }

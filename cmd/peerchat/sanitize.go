@@ -18,6 +18,13 @@ import (
 func sanitize(s string) string {
 	i := 0
 	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf { // ASCII, without decoding: the render path's hot loop
+			if c < 0x20 || c == 0x7f {
+				break
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if needsEscape(r, size) {
 			break

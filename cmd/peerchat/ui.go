@@ -12,6 +12,11 @@ package main
 //     to do about it;
 //   - nothing a peer sent (text, names, certificate fields) reaches either
 //     stream without passing through sanitize.
+//
+// That is pipe mode. When stdin and stdout are a terminal, the chat is a
+// screen instead (screen.go and tui.go, under the rules stated there):
+// while it is up, notices join the conversation on it rather than stderr,
+// and what ends the chat is shown there too.
 
 import (
 	"fmt"
@@ -30,13 +35,35 @@ type ui struct {
 	mu     sync.Mutex
 	stdout io.Writer
 	stderr io.Writer
+	// sink, while the chat screen is up, takes notices into the
+	// conversation; it returns false once the screen no longer can.
+	sink func(text string) bool
 }
 
-// notice prints a line about the chat on stderr.
+// notice prints a line about the chat on stderr, or on the chat screen
+// while there is one.
 func (u *ui) notice(format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	u.mu.Lock()
+	sink := u.sink
+	u.mu.Unlock()
+	if sink != nil && sink(text) {
+		return
+	}
+	eol := "\n"
+	if sink != nil {
+		eol = "\r\n" // the screen is closing, the terminal may still be raw
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	fmt.Fprintf(u.stderr, "peerchat: "+format+"\n", args...)
+	io.WriteString(u.stderr, "peerchat: "+text+eol)
+}
+
+// setSink routes notices to the chat screen, or back to stderr (nil).
+func (u *ui) setSink(sink func(string) bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.sink = sink
 }
 
 // report prints one line of a command's report on stdout.

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"peerchat/peer"
+)
+
+// testScreen is a screen drawn on an emulated terminal, with a clock the
+// test moves.
+type testScreen struct {
+	*screen
+	vt  *vt
+	raw bytes.Buffer // every byte the screen wrote
+	now time.Time
+}
+
+func newTestScreen(t *testing.T, rows, cols int, color bool) *testScreen {
+	ts := &testScreen{vt: newVT(rows, cols), now: time.Date(2025, 5, 6, 7, 8, 9, 0, time.Local)}
+	ts.screen = newScreen("bob", "alice", cols, rows, color, false)
+	ts.screen.now = func() time.Time { return ts.now }
+	ts.draw(t)
+	return ts
+}
+
+func (ts *testScreen) draw(t *testing.T) {
+	t.Helper()
+	if err := ts.flush(io.MultiWriter(ts.vt, &ts.raw)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.vt.odd) > 0 {
+		t.Fatalf("the screen sent sequences it should not: %q", ts.vt.odd)
+	}
+}
+
+func (ts *testScreen) typeKeys(s string) {
+	var d keyDecoder
+	for _, k := range d.feed([]byte(s), nil) {
+		ts.ed.handle(k)
+	}
+	ts.dirty = true
+}
+
+func (ts *testScreen) msg(id uint64, text string) *peer.Message {
+	return &peer.Message{ID: id, Time: ts.now, Text: text, From: "alice"}
+}
+
+func TestScreenPrintsMessagesAboveTheDraft(t *testing.T) {
+	ts := newTestScreen(t, 10, 40, false)
+	ts.typeKeys("half a 草稿\x1b[D")
+	ts.draw(t)
+	ts.message(ts.msg(1, "hello bob"))
+	ts.message(ts.msg(2, "are you there?"))
+	ts.draw(t)
+	v := ts.vt
+	if got := v.row(v.r - 2); got != "07:08:09 alice: hello bob" {
+		t.Errorf("first message row %q", got)
+	}
+	if got := v.row(v.r - 1); got != "07:08:09 alice: are you there?" {
+		t.Errorf("second message row %q", got)
+	}
+	if got := v.cursorRow(); got != "> half a 草稿" {
+		t.Errorf("input row %q, want the draft intact", got)
+	}
+	// "> half a " is 9 cells, 草 2 more: the cursor is on 稿.
+	if got := v.cursorCol(); got != 11 {
+		t.Errorf("cursor at column %d, want 11", got)
+	}
+}
+
+func TestScreenShowsHostileTextAsEscapes(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		ts := newTestScreen(t, 10, 200, color)
+		ts.screen = newScreen("bob", "ali\x1b[31mce\u202e", 200, 10, color, false)
+		ts.screen.now = func() time.Time { return ts.now }
+		hostile := "clear\x1b[2J title\x1b]0;pwned\x07 cr\rover rtl\u202eevil c1\u009b31m end"
+		ts.message(&peer.Message{ID: 1, Time: ts.now, Text: hostile, From: "ali\x1b[31mce\u202e"})
+		ts.notice("refused "+"\x1b]0;x\x07", true)
+		ts.draw(t) // fails on any sequence the screen did not mean to send
+		want := `07:08:09 ali\x1b[31mce\u202e: clear\x1b[2J title\x1b]0;pwned\x07 cr\x0dover rtl\u202eevil c1\u009b31m end`
+		if got := ts.vt.row(ts.vt.r - 2); got != want {
+			t.Errorf("color %v: shown %q\nwant %q", color, got, want)
+		}
+		for _, bad := range []string{"\x1b[2J", "\x1b]", "\x07", "\u202e", "\u009b", "\x1b[31m"} {
+			if bytes.Contains(ts.raw.Bytes(), []byte(bad)) {
+				t.Errorf("color %v: %q reached the terminal", color, bad)
+			}
+		}
+	}
+}
+
+var sgr = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+func TestScreenColoursNamesOnlyWhenAsked(t *testing.T) {
+	ts := newTestScreen(t, 10, 80, false)
+	ts.message(ts.msg(1, "hi"))
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "hello", From: "bob"})
+	ts.notice("a notice", false)
+	ts.draw(t)
+	if sgr.Match(ts.raw.Bytes()) {
+		t.Fatalf("colour off, yet SGR sequences were sent: %q", ts.raw.String())
+	}
+
+	ts = newTestScreen(t, 10, 80, true)
+	ts.message(ts.msg(1, "hi"))
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "hello", From: "bob"})
+	ts.draw(t)
+	out := ts.raw.String()
+	if !strings.Contains(out, colorStyles.peer+"alice"+colorStyles.reset) || !strings.Contains(out, colorStyles.self+"bob"+colorStyles.reset) {
+		t.Fatalf("names not coloured: %q", out)
+	}
+	if colorStyles.peer == colorStyles.self {
+		t.Fatal("both names have the same colour")
+	}
+}
+
+func TestScreenNoticesStandOutFromMessages(t *testing.T) {
+	ts := newTestScreen(t, 10, 80, false)
+	ts.notice("connected to alice", false)
+	ts.notice("connection lost", true)
+	ts.message(ts.msg(1, "-- not a notice"))
+	ts.draw(t)
+	lines := ts.vt.lines()
+	want := []string{
+		"07:08:09 -- connected to alice",
+		"07:08:09 !! connection lost",
+		"07:08:09 alice: -- not a notice",
+		">",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestScreenTurnsPendingMarkIntoDeliveredInPlace(t *testing.T) {
+	ts := newTestScreen(t, 10, 30, false)
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "first", From: "bob"})
+	ts.own(peer.Message{ID: 2, Time: ts.now, Text: "a longer line that wraps over two rows", From: "bob"})
+	ts.message(ts.msg(1, "in between"))
+	ts.own(peer.Message{ID: 3, Time: ts.now, Text: "third", From: "bob"})
+	ts.typeKeys("draft")
+	ts.draw(t)
+	want := []string{
+		"07:08:09 bob: first ⋅",
+		"07:08:09 bob: a longer line th",
+		"at wraps over two rows ⋅",
+		"07:08:09 alice: in between",
+		"07:08:09 bob: third ⋅",
+		"> draft",
+	}
+	check := func(what string) {
+		t.Helper()
+		if got := ts.vt.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if ts.vt.cursorRow() != "> draft" || ts.vt.cursorCol() != 7 {
+			t.Fatalf("%s: cursor at %d:%d, not after the draft", what, ts.vt.r, ts.vt.c)
+		}
+	}
+	check("sent")
+	ts.delivered(2)
+	ts.draw(t)
+	want[0] = "07:08:09 bob: first ✓"
+	want[2] = "at wraps over two rows ✓"
+	check("two delivered")
+	ts.delivered(3)
+	ts.draw(t)
+	want[4] = "07:08:09 bob: third ✓"
+	check("all delivered")
+	if len(ts.recent) != 0 || len(ts.unacked) != 0 {
+		t.Fatalf("still tracking %d lines, %d messages", len(ts.recent), len(ts.unacked))
+	}
+}
+
+func TestScreenReportsLateDeliveryOutOfView(t *testing.T) {
+	ts := newTestScreen(t, 5, 60, false)
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "quick", From: "bob"})
+	ts.own(peer.Message{ID: 2, Time: ts.now, Text: "slow", From: "bob"})
+	for i := range 6 { // both scroll out of reach
+		ts.message(ts.msg(uint64(i+1), "filler"))
+	}
+	ts.draw(t)
+	ts.delivered(1) // quick and out of view: nothing to say
+	ts.draw(t)
+	if got := strings.Join(ts.vt.lines(), "\n"); strings.Contains(got, "delivered") {
+		t.Fatalf("a quick delivery was reported:\n%s", got)
+	}
+	ts.now = ts.now.Add(2500 * time.Millisecond)
+	ts.delivered(2)
+	ts.draw(t)
+	if got, want := ts.vt.row(ts.vt.r-1), "07:08:11 -- delivered to alice after 2.5s: slow"; got != want {
+		t.Fatalf("late delivery notice %q, want %q", got, want)
+	}
+}
+
+func TestScreenMarksAnAlreadyAcknowledgedMessageDelivered(t *testing.T) {
+	ts := newTestScreen(t, 5, 40, false)
+	ts.delivered(1) // the acknowledgement overtook the sender's result
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "fast", From: "bob"})
+	ts.draw(t)
+	if got := ts.vt.row(ts.vt.r - 1); got != "07:08:09 bob: fast ✓" {
+		t.Fatalf("row %q", got)
+	}
+}
+
+func TestScreenForgetsRowsOnResize(t *testing.T) {
+	ts := newTestScreen(t, 10, 40, false)
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "hello", From: "bob"})
+	ts.draw(t)
+	ts.resize(30, 10)
+	ts.vt.resize(10, 30)
+	ts.delivered(1)
+	ts.draw(t)
+	if got := ts.vt.row(ts.vt.r - 1); got != "07:08:09 bob: hello ⋅" {
+		t.Fatalf("after a resize the line was rewritten: %q", got)
+	}
+}
+
+func TestScreenRowsOfWideText(t *testing.T) {
+	sc := newScreen("bob", "alice", 10, 24, false, false)
+	tests := []struct {
+		pre  int
+		text string
+		post int
+		rows int
+	}{
+		{0, "", 0, 1},
+		{0, "0123456789", 0, 1},
+		{0, "0123456789a", 0, 2},
+		{9, "字", 0, 2},          // does not fit in the last cell: next row
+		{8, "字", 0, 1},          // exactly fits
+		{0, "字字字字字", 1, 2},      // 10 cells, then one more
+		{1, "字字字字字", 0, 2},      // the fifth moves down
+		{0, "字字字字字字字字字字", 0, 2}, // 20 cells
+	}
+	for _, tt := range tests {
+		if got := sc.rowsOf(tt.pre, tt.text, tt.post); got != tt.rows {
+			t.Errorf("rowsOf(%d, %q, %d) = %d, want %d", tt.pre, tt.text, tt.post, got, tt.rows)
+		}
+		// The emulator agrees.
+		v := newVT(5, 10)
+		v.Write([]byte(strings.Repeat("x", tt.pre) + tt.text + strings.Repeat("y", tt.post) + "\r\n"))
+		if v.r != tt.rows {
+			t.Errorf("the emulator puts %d+%q+%d on %d rows, rowsOf says %d", tt.pre, tt.text, tt.post, v.r, tt.rows)
+		}
+	}
+}
+
+// The render path: a message from the peer in, the bytes for the terminal
+// out (the line, and the input line drawn again below it), against writing
+// those same bytes directly. BenchmarkRender/batch is a flood: 100
+// messages drawn per write, as the loop does when they queue up.
+func BenchmarkRender(b *testing.B) {
+	m := benchMessage()
+	sinks := map[string]func(b *testing.B) io.Writer{
+		"discard": func(*testing.B) io.Writer { return io.Discard },
+		"devnull": func(b *testing.B) io.Writer {
+			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { f.Close() })
+			return f
+		},
+	}
+	newSc := benchScreen
+	// The bytes one message costs, to write directly.
+	sc := newSc()
+	sc.message(m)
+	var one bytes.Buffer
+	sc.flush(&one)
+	for _, name := range []string{"discard", "devnull"} {
+		b.Run("screen/"+name, func(b *testing.B) {
+			w := sinks[name](b)
+			sc := newSc()
+			b.SetBytes(int64(one.Len()))
+			for b.Loop() {
+				sc.message(m)
+				sc.flush(w)
+			}
+		})
+		b.Run("direct/"+name, func(b *testing.B) {
+			w := sinks[name](b)
+			b.SetBytes(int64(one.Len()))
+			for b.Loop() {
+				w.Write(one.Bytes())
+			}
+		})
+	}
+	b.Run("screen/batch100/devnull", func(b *testing.B) {
+		w := sinks["devnull"](b)
+		sc := newSc()
+		for b.Loop() {
+			for range 100 {
+				sc.message(m)
+			}
+			sc.flush(w)
+		}
+	})
+}
+
+func benchMessage() *peer.Message {
+	return &peer.Message{ID: 1, Time: time.Now(), Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}
+}
+
+// benchScreen is a 120×40 screen in colour with a draft being typed.
+func benchScreen() *screen {
+	sc := newScreen("bob", "alice", 120, 40, true, false)
+	var d keyDecoder
+	for _, k := range d.feed([]byte("a draft in progress, 半分"), nil) {
+		sc.ed.handle(k)
+	}
+	sc.flush(io.Discard)
+	return sc
+}
