@@ -213,7 +213,7 @@ func (c *checker) checkKey(certPEM []byte, leaf *x509.Certificate, reissue strin
 		c.addErr(err)
 		return tls.Certificate{}
 	}
-	if fi, err := os.Stat(f.Key); err == nil {
+	if fi, err := os.Stat(f.Key); err == nil && unixPermissions {
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 			what := "readable"
 			if perm&0o044 == 0 {
