@@ -70,6 +70,15 @@ var ErrBusy = errors.New("listener is busy in another chat")
 // arrived from the peer for the whole heartbeat window.
 var ErrHeartbeatLost = errors.New("heartbeat lost")
 
+// ErrQueueFull is matched by the error Send returns when Config.QueueLimit
+// messages are already waiting for acknowledgement; the message was not
+// queued. It clears as the peer acknowledges (a Delivered event).
+var ErrQueueFull = errors.New("too many messages waiting for delivery")
+
+// ErrResumeTimeout is matched by the error a listener's conversation ends
+// with when its peer did not come back within Config.ResumeWait.
+var ErrResumeTimeout = errors.New("peer did not come back")
+
 // ErrClosed is returned by Send and Next after Close.
 var ErrClosed = errors.New("session closed")
 

@@ -1,6 +1,9 @@
 package peer
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+	"errors"
+)
 
 // LoadIdentityUnchecked loads a bundle without LoadIdentity's checks, so
 // that tests can make a peer present an expired or otherwise bad
@@ -21,4 +24,12 @@ func LoadIdentityUnchecked(f Files) (*Identity, error) {
 	id := &Identity{Name: certName(cert.Leaf), Leaf: cert.Leaf, CA: ca, Files: f, cert: cert}
 	id.roots = newPool(ca)
 	return id, nil
+}
+
+// Kill ends s as the death of its process would: the connection closes
+// without a goodbye, and nothing more is sent or received.
+func Kill(s *Session) {
+	s.closing.Store(true)
+	s.end(errors.New("killed"))
+	s.wg.Wait()
 }
