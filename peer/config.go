@@ -30,7 +30,10 @@ const (
 
 	// DefaultQueueLimit bounds the messages waiting for acknowledgement:
 	// about 2 MB of 100-byte lines (see BenchmarkQueueMemory).
+	// DefaultQueueBytes bounds their text, so that long lines cannot
+	// make the queue grow to the limit times MaxText.
 	DefaultQueueLimit = 10000
+	DefaultQueueBytes = 16 << 20
 
 	// ackDelay is how long an acknowledgement waits for an outgoing frame
 	// to ride along with before it is sent on its own.
@@ -86,6 +89,10 @@ type Config struct {
 	// DefaultQueueLimit.
 	QueueLimit int
 
+	// QueueBytes bounds the text bytes of those messages the same way.
+	// Zero means DefaultQueueBytes.
+	QueueBytes int
+
 	// OnReject, for a listener, is told about every connection it refuses
 	// and why. It is called from the goroutine handling that connection.
 	OnReject func(remote net.Addr, err error)
@@ -113,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = DefaultQueueLimit
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.Software == "" {
 		c.Software = "peerchat"

@@ -503,7 +503,7 @@ func TestQueueWhileDisconnected(t *testing.T) {
 		}
 	}
 	_, err := ds.Send("one too many")
-	if !errors.Is(err, peer.ErrQueueFull) || !strings.Contains(err.Error(), "3 messages to alice are not delivered yet") {
+	if !errors.Is(err, peer.ErrQueueFull) || !strings.Contains(err.Error(), "3 messages (3 bytes) to alice are not delivered yet") {
 		t.Fatalf("Send beyond the limit: %v, want ErrQueueFull", err)
 	}
 	if ds.Connected() {
@@ -521,6 +521,26 @@ func TestQueueWhileDisconnected(t *testing.T) {
 	}
 	if _, err := ds.Send("room again"); err != nil {
 		t.Errorf("Send after delivery: %v", err)
+	}
+}
+
+// TestQueueBytesLimit: long lines fill the queue by bytes before they fill
+// it by count.
+func TestQueueBytesLimit(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, _ := startListener(t, resumeConfig(alice))
+	dcfg := resumeConfig(bob)
+	dcfg.QueueBytes = 2 * peer.MaxText
+	_, ds := dialAccept(t, l, l.Addr().String(), dcfg)
+	long := strings.Repeat("x", peer.MaxText)
+	// Alice does not read: nothing is acknowledged.
+	for range 2 {
+		if _, err := ds.Send(long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ds.Send("x"); !errors.Is(err, peer.ErrQueueFull) || !strings.Contains(err.Error(), "2 messages (128 KiB)") {
+		t.Fatalf("Send beyond QueueBytes: %v, want ErrQueueFull", err)
 	}
 }
 

@@ -126,6 +126,7 @@ type Session struct {
 	peerResumes bool      // the peer can resume this conversation, and means to
 	pending     []Message // pending[head:]: sent and not yet acknowledged; ids acked+1…lastID
 	head        int
+	queued      int    // bytes of text in pending[head:]
 	lastID      uint64 // mirrors nextID, for readers that do not hold wmu
 	received    uint64 // highest id handed to the application
 	acked       uint64 // highest id the peer acknowledged
@@ -215,15 +216,16 @@ func (s *Session) Send(text string) (Message, error) {
 		return Message{}, err
 	}
 	s.mu.Lock()
-	if n := len(s.pending) - s.head; n >= s.cfg.QueueLimit {
-		name := s.peer.Name
+	if n := len(s.pending) - s.head; n >= s.cfg.QueueLimit || s.queued+len(text) > s.cfg.QueueBytes {
+		name, size := s.peer.Name, s.queued
 		s.mu.Unlock()
-		return Message{}, fmt.Errorf("%w: %d messages to %s are not delivered yet, the most peerchat keeps; wait for them to be delivered, then send again",
-			ErrQueueFull, n, name)
+		return Message{}, fmt.Errorf("%w: %d messages (%s) to %s are not delivered yet, the most peerchat keeps; wait for them to be delivered, then send again",
+			ErrQueueFull, n, byteSize(size), name)
 	}
 	s.nextID++
 	m := Message{ID: s.nextID, Time: time.Now(), Text: text, From: s.self}
 	s.pending = append(s.pending, m)
+	s.queued += len(text)
 	s.lastID = m.ID
 	s.sent = max(s.sent, s.acked)
 	s.mu.Unlock()
@@ -237,6 +239,17 @@ func (s *Session) Send(text string) (Message, error) {
 	b = appendMessageFrame(b, m.ID, m.Time, m.Text)
 	s.sent = m.ID
 	return m, s.write(l, b)
+}
+
+// byteSize writes n bytes for people: 300 bytes, 12 KiB, 16 MiB.
+func byteSize(n int) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
+	}
+	return fmt.Sprintf("%d MiB", (n+1<<19)>>20)
 }
 
 // Ping asks the peer for a pong; Next returns a Pong with the round trip.
@@ -388,7 +401,7 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 		if fresh {
 			s.received = m.ID
 		}
-		received := s.received
+		received, from := s.received, s.peer.Name
 		s.mu.Unlock()
 		switch {
 		case fresh:
@@ -400,7 +413,7 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 		default:
 			return nil, protocolErrorf("message %d out of order, expected %d", m.ID, want)
 		}
-		m.From = s.Peer().Name
+		m.From = from
 		s.owe(m.ID, 0, ackDelay)
 		return &m, nil
 	case frameAck:
@@ -465,6 +478,9 @@ func (s *Session) acknowledged(upTo uint64) (Event, error) {
 // slice is compacted once its dead front outweighs the rest.
 func (s *Session) dropPending(upTo uint64) {
 	end := s.head + int(upTo-s.acked)
+	for i := s.head; i < end; i++ {
+		s.queued -= len(s.pending[i].Text)
+	}
 	clear(s.pending[s.head:end])
 	s.head = end
 	switch {
