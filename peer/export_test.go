@@ -3,6 +3,8 @@ package peer
 import (
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
+	"time"
 )
 
 // LoadIdentityUnchecked loads a bundle without LoadIdentity's checks, so
@@ -33,3 +35,9 @@ func Kill(s *Session) {
 	s.end(errors.New("killed"))
 	s.wg.Wait()
 }
+
+// WithDefaultsForTest returns c with every zero field set to its default.
+func (c Config) WithDefaultsForTest() Config { return c.withDefaults() }
+
+// Backoff is the wait before reconnection attempt n, drawn from r.
+func Backoff(cfg Config, n int, r *rand.Rand) time.Duration { return backoff(cfg, n, r) }

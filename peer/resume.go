@@ -165,10 +165,14 @@ func (s *Session) RetryNow() {
 // backoff is the wait before reconnection attempt n (from 1): the base
 // doubled n-1 times, capped, and drawn at random from its upper half, so
 // that the wait grows but two dialers never march in step.
-func backoff(cfg Config, n int) time.Duration {
+// r, when not nil, replaces the global source, for tests.
+func backoff(cfg Config, n int, r *rand.Rand) time.Duration {
 	d := cfg.ReconnectBackoffMax
 	if n < 32 {
 		d = min(cfg.ReconnectBackoff<<(n-1), d)
+	}
+	if r != nil {
+		return d/2 + time.Duration(r.Int64N(int64(d/2)+1))
 	}
 	return d/2 + rand.N(d/2+1)
 }
@@ -176,7 +180,7 @@ func backoff(cfg Config, n int) time.Duration {
 func (s *Session) redial() (Event, error) {
 	if s.retryAt.IsZero() {
 		s.attempt++
-		d := backoff(s.cfg, s.attempt)
+		d := backoff(s.cfg, s.attempt, nil)
 		s.retryAt = time.Now().Add(d)
 		return Reconnecting{Attempt: s.attempt, In: d, Err: s.lastErr}, nil
 	}
