@@ -38,6 +38,10 @@ const (
 	// ackDelay is how long an acknowledgement waits for an outgoing frame
 	// to ride along with before it is sent on its own.
 	ackDelay = 5 * time.Millisecond
+
+	// goodbyeLinger bounds how long Close waits, after its goodbye, for
+	// the peer to close its side of the connection.
+	goodbyeLinger = time.Second
 )
 
 // Config is what both roles need to start a session.

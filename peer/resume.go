@@ -45,6 +45,37 @@ func (l *link) fail(err error) error {
 	return l.err
 }
 
+// closeAfterGoodbye breaks the link after our goodbye was written. It
+// half-closes, so that a FIN follows the goodbye, and closes only once the
+// peer's system has acknowledged both (where the system tells; elsewhere
+// once the peer closes too), or linger has passed. Closing at once would
+// answer any unread bytes with an RST, which can overtake and destroy a
+// goodbye still in flight: the peer would take the goodbye for a broken
+// connection and try to resume.
+func (l *link) closeAfterGoodbye(linger time.Duration) {
+	l.once.Do(func() {
+		l.err = ErrClosed
+		close(l.done)
+		defer l.raw.Close()
+		hc, ok := l.raw.(interface{ CloseWrite() error })
+		if !ok || hc.CloseWrite() != nil {
+			return
+		}
+		// Reading drains what would otherwise cause the RST, sees the
+		// peer's close, and paces the checks.
+		buf := make([]byte, 512)
+		for deadline := time.Now().Add(linger); time.Now().Before(deadline); {
+			if n, ok := unacked(l.raw); ok && n == 0 {
+				return
+			}
+			l.raw.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if _, err := l.raw.Read(buf); err != nil && !isTimeout(err) {
+				return // the peer closed
+			}
+		}
+	})
+}
+
 func (l *link) broken() bool {
 	select {
 	case <-l.done:
@@ -153,8 +184,8 @@ func (s *Session) resume() (Event, error) {
 }
 
 // RetryNow cuts short a dialer's wait before its next reconnection
-// attempt: for a user who knows the network is back. It does nothing when
-// no attempt is waiting.
+// attempt (the one the last Reconnecting event announced): for a user who
+// knows the network is back. It does nothing while connected.
 func (s *Session) RetryNow() {
 	select {
 	case s.retrySig <- struct{}{}:
@@ -179,6 +210,10 @@ func backoff(cfg Config, n int, r *rand.Rand) time.Duration {
 
 func (s *Session) redial() (Event, error) {
 	if s.retryAt.IsZero() {
+		select {
+		case <-s.retrySig: // from before this wait: stale
+		default:
+		}
 		s.attempt++
 		d := backoff(s.cfg, s.attempt, nil)
 		s.retryAt = time.Now().Add(d)

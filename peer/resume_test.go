@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -686,5 +687,35 @@ func TestPingWhileDisconnected(t *testing.T) {
 	waitUntil(t, sig, "bob to notice", func() bool { return bw.disconnects() == 1 })
 	if err := ds.Ping(); !errors.Is(err, peer.ErrConnectionLost) {
 		t.Errorf("Ping while disconnected: %v", err)
+	}
+}
+
+// TestGoodbyeWithUnreadData: a side that closes with bytes it never read
+// still gets its goodbye across, and promptly: the peer ends with io.EOF,
+// not with a reset it would try to resume from.
+func TestGoodbyeWithUnreadData(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, _ := startListener(t, resumeConfig(alice))
+	ls, ds := dialAccept(t, l, l.Addr().String(), reconnecting(peer.Config{Identity: bob}))
+	sig := newSignal()
+	aw := watch(t, ls, sig)
+	// Bob never reads: alice's messages wait in his receive buffer.
+	for i := range 200 {
+		if _, err := ls.Send(strings.Repeat("x", 1000) + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	ds.Close()
+	took := time.Since(start)
+	if err := aw.waitEnd(t); err != io.EOF {
+		t.Fatalf("alice: %v, want io.EOF", err)
+	}
+	if n := aw.disconnects(); n != 0 {
+		t.Errorf("alice saw %d disconnects", n)
+	}
+	t.Logf("Close took %s", took)
+	if runtime.GOOS == "linux" && took > 500*time.Millisecond {
+		t.Errorf("Close took %s: it should wait for the goodbye's acknowledgement, not for alice to close", took)
 	}
 }

@@ -536,7 +536,8 @@ func (s *Session) Flush(ctx context.Context) error {
 }
 
 // Close says goodbye to the peer and closes the connection; a dialer stops
-// reconnecting. Next then returns ErrClosed. Messages not yet delivered
+// reconnecting. It waits, a second at most, for the goodbye to reach the
+// peer's system. Next then returns ErrClosed. Messages not yet delivered
 // stay in Pending; call Flush first to give them a chance.
 func (s *Session) Close() error {
 	s.closing.Store(true)
@@ -550,11 +551,17 @@ func (s *Session) Close() error {
 		cur.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	}
 	s.wmu.Lock()
+	var said *link
 	if l := s.link; s.ended() == nil && l != nil && !l.broken() {
 		b := s.takeControl(s.wbuf[:0])
-		l.conn.Write(appendFrame(b, frameBye, nil))
+		if _, err := l.conn.Write(appendFrame(b, frameBye, nil)); err == nil {
+			said = l
+		}
 	}
 	s.wmu.Unlock()
+	if said != nil {
+		said.closeAfterGoodbye(goodbyeLinger)
+	}
 	s.end(ErrClosed)
 	s.wg.Wait()
 	return nil
