@@ -70,7 +70,8 @@ type Config struct {
 	// connection breaks without a goodbye (a reset, a timeout, a lost
 	// heartbeat): Session.Next reports the drop and redials, with
 	// exponential backoff and jitter, until the conversation resumes or
-	// Close is called. Off, a broken connection ends the conversation.
+	// Close is called. Off (the zero value), a broken connection ends the
+	// conversation, and the dialer's hello tells the listener not to wait.
 	// A goodbye, a trust failure or a protocol error never reconnects.
 	Reconnect bool
 

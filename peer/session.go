@@ -64,7 +64,9 @@ type Reconnected struct {
 	// Peer describes the new connection: the same certificate name, and
 	// perhaps a new address.
 	Peer PeerInfo
-	// Resent is how many messages are sent again.
+	// Resent is how many messages are sent on the new connection before
+	// any new one: those the peer had not received, and those queued
+	// while disconnected.
 	Resent int
 	// PeerRestarted means the peer came back without the conversation's
 	// state (a restarted process): its messages continue from its own
