@@ -17,9 +17,32 @@ const (
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultHeartbeatMisses   = 3
 
-	// ackDelay is how soon an owed acknowledgement leaves when Next could
-	// not send it itself because a write was under way.
+	// A dialer's first reconnection attempt waits about half a second;
+	// each failure doubles the wait, up to half a minute, so a long
+	// outage costs one attempt every 15 to 30 seconds.
+	DefaultReconnectBackoff    = 500 * time.Millisecond
+	DefaultReconnectBackoffMax = 30 * time.Second
+
+	// DefaultResumeWait is how long a listener keeps a broken
+	// conversation for its peer: long enough for a laptop to change
+	// networks or a dialer to be restarted, short enough that a listener
+	// is not held busy for a peer that is gone.
+	DefaultResumeWait = 2 * time.Minute
+
+	// DefaultQueueLimit bounds the messages waiting for acknowledgement:
+	// about 2 MB of 100-byte lines (see BenchmarkQueueMemory).
+	// DefaultQueueBytes bounds their text, so that long lines cannot
+	// make the queue grow to the limit times MaxText.
+	DefaultQueueLimit = 10000
+	DefaultQueueBytes = 16 << 20
+
+	// ackDelay is how soon the control timer tries again when a write
+	// was under way (see flushControl).
 	ackDelay = 5 * time.Millisecond
+
+	// goodbyeLinger bounds how long Close waits, after its goodbye, for
+	// the peer to close its side of the connection.
+	goodbyeLinger = time.Second
 )
 
 // Config is what both roles need to start a session.
@@ -56,6 +79,38 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	HeartbeatMisses   int
 
+	// Reconnect, for a dialer, keeps the conversation going when the
+	// connection breaks without a goodbye (a reset, a timeout, a lost
+	// heartbeat): Session.Next reports the drop and redials, with
+	// exponential backoff and jitter, until the conversation resumes or
+	// Close is called. Off (the zero value), a broken connection ends the
+	// conversation, and the dialer's hello tells the listener not to wait.
+	// A goodbye, a trust failure or a protocol error never reconnects.
+	Reconnect bool
+
+	// The wait before a dialer's first reconnection attempt, doubled
+	// after each failed attempt up to ReconnectBackoffMax. Each actual
+	// wait is drawn at random from the upper half of that (jitter).
+	ReconnectBackoff    time.Duration
+	ReconnectBackoffMax time.Duration
+
+	// ResumeWait, for a listener, is how long a conversation whose
+	// connection broke is kept for the same certificate to come back;
+	// every other peer is refused as busy meanwhile. Zero means
+	// DefaultResumeWait; negative means no wait: a broken connection
+	// ends the conversation at once.
+	ResumeWait time.Duration
+
+	// QueueLimit bounds the messages sent and not yet acknowledged,
+	// whether in flight or queued while disconnected; beyond it Send
+	// returns an error matching ErrQueueFull. Zero means
+	// DefaultQueueLimit.
+	QueueLimit int
+
+	// QueueBytes bounds the text bytes of those messages the same way.
+	// Zero means DefaultQueueBytes.
+	QueueBytes int
+
 	// OnReject, for a listener, is told about every connection it refuses
 	// and why. It is called from the goroutine handling that connection.
 	OnReject func(remote net.Addr, err error)
@@ -74,6 +129,22 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HeartbeatMisses <= 0 {
 		c.HeartbeatMisses = DefaultHeartbeatMisses
+	}
+	if c.ReconnectBackoff <= 0 {
+		c.ReconnectBackoff = DefaultReconnectBackoff
+	}
+	if c.ReconnectBackoffMax <= 0 {
+		c.ReconnectBackoffMax = DefaultReconnectBackoffMax
+	}
+	c.ReconnectBackoffMax = max(c.ReconnectBackoffMax, c.ReconnectBackoff)
+	if c.ResumeWait == 0 {
+		c.ResumeWait = DefaultResumeWait
+	}
+	if c.QueueLimit <= 0 {
+		c.QueueLimit = DefaultQueueLimit
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.Software == "" {
 		c.Software = "peerchat"

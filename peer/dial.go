@@ -15,6 +15,11 @@ import (
 // the port defaults to 7443), proves both identities, and exchanges hellos.
 // It returns only once the listener has accepted us, so a refusal comes
 // back as an error, never as a session that dies at the first read.
+//
+// With cfg.Reconnect the session outlives this connection: when it breaks
+// without a goodbye, Session.Next redials addr until the conversation
+// resumes (see Resumption in the package documentation). Dial itself
+// tries once.
 func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	if cfg.Identity == nil {
 		return nil, errors.New("peer: Dial needs an Identity")
@@ -31,48 +36,90 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	if cfg.Peer != "" {
 		serverName = cfg.Peer
 	}
-	d := net.Dialer{Timeout: cfg.HandshakeTimeout}
-	raw, err := d.DialContext(ctx, "tcp", hostport)
+	d := &redialer{hostport: hostport, serverName: serverName, cfg: cfg}
+	s := newSession(cfg, cfg.Identity.Name, d, nil)
+	s.conv = newConvID()
+	l, info, theirs, ours, err := d.connect(ctx, s.dialerHello)
+	if err == nil {
+		_, err = s.attach(l, info, theirs, ours)
+	}
 	if err != nil {
-		return nil, explainDialError(hostport, err)
+		s.end(err)
+		return nil, err
+	}
+	return s, nil
+}
+
+// A redialer is what a dialer's session needs to connect again.
+type redialer struct {
+	hostport, serverName string
+	cfg                  Config
+}
+
+// connect opens one connection to the listener: TCP, the TLS handshake,
+// and the hellos, ours computed by answer from the listener's. Every
+// failure comes back explained.
+func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info PeerInfo) (hello, error)) (l *link, info PeerInfo, theirs, ours hello, err error) {
+	cfg := d.cfg
+	nd := net.Dialer{Timeout: cfg.HandshakeTimeout}
+	raw, err := nd.DialContext(ctx, "tcp", d.hostport)
+	if err != nil {
+		return nil, info, theirs, ours, explainDialError(d.hostport, err)
 	}
 	raw.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()
 
-	conn := tls.Client(raw, cfg.Identity.clientConfig(serverName))
-	fail := func(err error) (*Session, error) {
-		conn.Close()
+	conn := tls.Client(raw, cfg.Identity.clientConfig(d.serverName))
+	fail := func(err error) (*link, PeerInfo, hello, hello, error) {
+		raw.Close()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			err = ctx.Err()
 		}
-		return nil, err
+		return nil, info, theirs, ours, err
 	}
 	if err := conn.HandshakeContext(ctx); err != nil {
-		return fail(explainServerHandshake(err, hostport, serverName, cfg))
+		return fail(explainServerHandshake(err, d.hostport, d.serverName, cfg))
 	}
 	st := conn.ConnectionState()
 	// Revocation and pinning first, as the listener does.
-	if reason, err := cfg.vetPeer(st.PeerCertificates[0], hostport); err != nil {
+	if reason, err := cfg.vetPeer(st.PeerCertificates[0], d.hostport); err != nil {
 		conn.Write(appendErrorFrame(nil, codeRefused, reason)) // tell the listener why
 		return fail(err)
 	}
 	if st.NegotiatedProtocol != ALPN {
-		return fail(fmt.Errorf("%s is not a peerchat listener (it did not agree to ALPN %q); check the address and port", hostport, ALPN))
+		return fail(fmt.Errorf("%s is not a peerchat listener (it did not agree to ALPN %q); check the address and port", d.hostport, ALPN))
 	}
-	info := newPeerInfo(st, raw.RemoteAddr())
+	info = newPeerInfo(st, raw.RemoteAddr())
 	fr := newFrameReader(conn)
-	h, err := exchangeHellos(conn, fr, cfg, cfg.Identity.Name, false)
+	theirs, err = readHello(fr)
 	if err != nil {
 		var pe *ProtocolError
 		if errors.As(err, &pe) && !pe.Remote {
 			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
 		}
-		return fail(explainRefusal(err, hostport, info.Name, cfg))
+		return fail(explainRefusal(err, d.hostport, info.Name, cfg))
 	}
-	info.HelloName, info.Software = h.Name, h.Software
+	info.HelloName, info.Software = theirs.Name, theirs.Software
+	if ours, err = answer(theirs, info); err != nil {
+		// Tell the listener why we leave, for its log.
+		var pe *ProtocolError
+		var te *TrustError
+		switch {
+		case errors.As(err, &pe):
+			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
+		case errors.As(err, &te):
+			conn.Write(appendErrorFrame(nil, codeRefused, te.Msg))
+		case errors.Is(err, ErrBusy):
+			conn.Write(appendErrorFrame(nil, codeBusy, err.Error()))
+		}
+		return fail(err)
+	}
+	if _, err := conn.Write(ours.append(nil)); err != nil {
+		return fail(explainRefusal(err, d.hostport, info.Name, cfg))
+	}
 	raw.SetDeadline(time.Time{})
-	return newSession(conn, fr, cfg, cfg.Identity.Name, info, nil), nil
+	return newLink(conn, raw, fr), info, theirs, ours, nil
 }
 
 // SplitAddr adds the default port to addr when it has none and returns

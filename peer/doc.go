@@ -39,17 +39,84 @@
 //
 // # Sessions
 //
-// A [Session] is one conversation over one connection. Messages carry an id,
-// the sender's time and UTF-8 text; the receiver acknowledges them
+// A [Session] is one conversation with one peer. Messages carry an id, the
+// sender's time and UTF-8 text; the receiver acknowledges them
 // cumulatively, and the acknowledgement rides along with the next outgoing
-// frame when there is one (or leaves on its own after a few milliseconds), so
-// a question and its answer cost one write each way, as over bare TLS. Both
-// sides send a ping every heartbeat interval; a peer from which nothing has
-// arrived for several intervals is declared gone and the connection closed.
+// frame when there is one (or leaves on its own after a few milliseconds),
+// so a question and its answer cost one write each way, as over bare TLS.
+// Each sent message is pending until acknowledged, then delivered. Both
+// sides send a ping every heartbeat interval; a connection on which nothing
+// has arrived for several intervals is declared dead and closed, so a
+// half-open connection (the peer's machine vanished without a FIN) never
+// hangs.
 //
-// The goroutine that calls [Session.Next] owns the connection's reads; one
-// heartbeat goroutine per session owns the timer, and [Session.Close] stops
-// both. The package never prints and never exits: failures come back as
-// errors whose types ([*TrustError], [*ProtocolError], [*RemoteError]) let a
-// caller tell a problem of trust from a network or protocol failure.
+// The goroutine that calls [Session.Next] owns the connection's reads and,
+// on a dialer, reconnection; each connection has one heartbeat goroutine
+// and one resend goroutine, which end with it, and [Session.Close] stops
+// them all. The package never prints and never exits: failures come back
+// as errors whose types ([*TrustError], [*ProtocolError], [*RemoteError])
+// let a caller tell a problem of trust from a network or protocol failure.
+//
+// # Resumption
+//
+// A conversation outlives its connection. When a connection breaks without
+// a goodbye (a reset, a timeout, a lost heartbeat), Next returns
+// [Disconnected] rather than an error, and the same Session carries on over
+// a new connection: a dialer with [Config.Reconnect] redials, reporting each
+// attempt as [Reconnecting] (backoff from [Config.ReconnectBackoff], doubled
+// per failure up to [Config.ReconnectBackoffMax], each wait drawn from the
+// upper half of that), and a listener keeps the conversation for
+// [Config.ResumeWait], refusing every other certificate as busy meanwhile.
+// [Reconnected] reports the new connection. Send goes on working while
+// disconnected: messages are queued (up to [Config.QueueLimit], beyond
+// which Send fails with [ErrQueueFull]) and sent after the messages the
+// peer had not received, which are sent again, in order; the receiver drops
+// by id what it already has. Each message is thus shown once, in the order
+// it was sent, and Flush waits for acknowledgements across reconnections.
+// Next returns an error only when the conversation is over: a goodbye
+// (io.EOF), a trust failure or a protocol error (never retried), a drop
+// when resumption is off, a listener that gave up waiting
+// ([ErrResumeTimeout]), Close.
+//
+// The hello carries what resumption needs, in a block appended after the
+// software field (a peer that predates it sends none, ignores ours, and
+// chats without resumption; ProtocolVersion stays 1):
+//
+//	conv   16 bytes  the conversation id: drawn at random by the dialer at
+//	                 its first connection and kept across its reconnections;
+//	                 from the listener, the conversation it holds for this
+//	                 certificate, or zeros
+//	recv   u64       the highest message id this side has received from the
+//	                 other in conversation conv
+//	first  u64       the id of the first message this side will send (or
+//	                 send again) on this connection
+//	flags  u8        bit 0, from a dialer: it will reconnect, so keep the
+//	                 conversation for it; bit 1, from a listener: it still
+//	                 has a connection up in conversation conv
+//
+// The listener speaks first, so its block describes the conversation it
+// holds for the certificate that just connected (it knows the certificate
+// from the TLS handshake). Each side then decides alone, from the two
+// blocks, where each direction resumes:
+//
+//   - Same conversation id: the peer has received up to its recv. The
+//     sender forgets its pending messages up to that id and sends the rest
+//     again; the peer drops as duplicates any it already had (silently,
+//     but it acknowledges them again). A message id above received+1 is a
+//     gap, and a protocol error.
+//   - Different ids: the peer lost the conversation's state (a restarted
+//     process). It holds none of our messages, so all pending ones are sent
+//     again, and its own stream starts afresh at its first (a restarted
+//     listener's ids start again at 1; a dialer's go on from where they
+//     were). A listener adopts the conversation id of a restarted dialer if
+//     its conversation with that certificate has no connection up; with
+//     one up (bit 1), the dialer is a second session of the same
+//     certificate, and both sides treat it as busy.
+//
+// A dialer that comes back with the same conversation id while the
+// listener still believes its old connection is up replaces it at once: a
+// peer that reconnects knows better than a watchdog that its old
+// connection is dead. A reconnection must reach the certificate name of
+// the first connection: a listener now proving another name is a
+// [*TrustError], and the conversation ends.
 package peer

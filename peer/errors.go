@@ -63,12 +63,24 @@ func (e *RemoteError) Error() string { return e.Reason }
 func (e *RemoteError) Is(target error) bool { return target == ErrBusy && e.code == codeBusy }
 
 // ErrBusy is matched by the error Dial returns when the listener is already
-// in a chat with someone else.
+// in a chat with someone else (or with this certificate, from another
+// session), and by the Err of a Reconnecting event for the same reason: a
+// dialer keeps trying.
 var ErrBusy = errors.New("listener is busy in another chat")
 
-// ErrHeartbeatLost is matched by the error a session ends with when nothing
-// arrived from the peer for the whole heartbeat window.
+// ErrHeartbeatLost is matched by the error a connection breaks with when
+// nothing arrived from the peer for the whole heartbeat window.
 var ErrHeartbeatLost = errors.New("heartbeat lost")
+
+// ErrQueueFull is matched by the error Send returns when Config.QueueLimit
+// messages, or Config.QueueBytes of text, are already waiting for
+// acknowledgement; the message was not queued. It clears as the peer
+// acknowledges (a Delivered event).
+var ErrQueueFull = errors.New("too many messages waiting for delivery")
+
+// ErrResumeTimeout is matched by the error a listener's conversation ends
+// with when its peer did not come back within Config.ResumeWait.
+var ErrResumeTimeout = errors.New("peer did not come back")
 
 // ErrClosed is returned by Send and Next after Close.
 var ErrClosed = errors.New("session closed")

@@ -1,6 +1,11 @@
 package peer
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+	"errors"
+	"math/rand/v2"
+	"time"
+)
 
 // LoadIdentityUnchecked loads a bundle without LoadIdentity's checks, so
 // that tests can make a peer present an expired or otherwise bad
@@ -30,3 +35,17 @@ func (l *Listener) Pending() (silent, spoke int) {
 	defer l.gate.mu.Unlock()
 	return l.gate.silent.Len(), l.gate.total - l.gate.silent.Len()
 }
+
+// Kill ends s as the death of its process would: the connection closes
+// without a goodbye, and nothing more is sent or received.
+func Kill(s *Session) {
+	s.closing.Store(true)
+	s.end(errors.New("killed"))
+	s.wg.Wait()
+}
+
+// WithDefaultsForTest returns c with every zero field set to its default.
+func (c Config) WithDefaultsForTest() Config { return c.withDefaults() }
+
+// Backoff is the wait before reconnection attempt n, drawn from r.
+func Backoff(cfg Config, n int, r *rand.Rand) time.Duration { return backoff(cfg, n, r) }

@@ -16,9 +16,12 @@ import (
 // buffers; admit.go says who gets the slots.
 const maxPendingHandshakes = 64
 
-// A Listener accepts one peer at a time. While a session is on, every other
-// authenticated client is told the listener is busy and closed; the chat is
-// not disturbed.
+// A Listener accepts one peer at a time. While a conversation is on, every
+// other authenticated client is told the listener is busy and closed; the
+// chat is not disturbed. The conversation's own certificate may connect
+// again: the new connection resumes the conversation, replacing the old
+// one (see Resumption in the package documentation), and is not returned
+// by Accept.
 type Listener struct {
 	ln   net.Listener
 	cfg  Config
@@ -30,8 +33,9 @@ type Listener struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu     sync.Mutex
-	active bool // a session holds the listener
+	mu      sync.Mutex
+	conv    *Session // the conversation that holds the listener, connected or waiting
+	claimed bool     // a new conversation's hellos are under way
 }
 
 // Listen listens on addr (host:port; ":7443" for every address) for a peer.
@@ -67,7 +71,9 @@ func Listen(addr string, cfg Config) (*Listener, error) {
 // Addr is the address the listener actually listens on.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// Accept waits for a peer to connect and prove its identity.
+// Accept waits for a peer to connect and prove its identity, and returns
+// the new conversation. Call it again after a conversation ended to wait
+// for the next peer.
 func (l *Listener) Accept(ctx context.Context) (*Session, error) {
 	select {
 	case s := <-l.sessions:
@@ -80,7 +86,9 @@ func (l *Listener) Accept(ctx context.Context) (*Session, error) {
 }
 
 // Close stops listening and waits for handshakes under way to end. A
-// session already accepted goes on; one not yet accepted is closed.
+// session already accepted goes on, but can no longer resume: if its
+// connection breaks, or has broken, the conversation ends. One not yet
+// accepted is closed.
 func (l *Listener) Close() error {
 	l.cancel()
 	err := l.ln.Close()
@@ -176,24 +184,22 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 			return
 		}
 	}
-	l.mu.Lock()
-	busy := l.active || l.ctx.Err() != nil
-	l.active = l.active || !busy
-	l.mu.Unlock()
-	if busy {
+	mode, held := l.claim(info.Fingerprint)
+	if mode == modeBusy {
 		refuse(codeBusy, fmt.Sprintf("%s is busy in another chat; try again later", l.self),
 			fmt.Errorf("refused %s: %w", info.Name, ErrBusy))
 		return
 	}
-	release := func() {
-		l.mu.Lock()
-		l.active = false
-		l.mu.Unlock()
+	ours := hello{Version: ProtocolVersion, Name: l.self, Software: l.cfg.Software, Resume: &resumeInfo{First: 1}}
+	if mode == modeResume {
+		ours.Resume = held.resumeBlock()
 	}
 	fr := newFrameReader(conn)
-	h, err := exchangeHellos(conn, fr, l.cfg, l.self, true)
+	theirs, err := listenerHellos(conn, fr, ours)
 	if err != nil {
-		release()
+		if mode == modeNew {
+			l.unclaim(nil)
+		}
 		var pe *ProtocolError
 		if errors.As(err, &pe) && !pe.Remote {
 			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
@@ -202,10 +208,20 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 		l.reject(addr, fmt.Errorf("%s: %w", info.Name, err))
 		return
 	}
-	info.HelloName, info.Software = h.Name, h.Software
+	info.HelloName, info.Software = theirs.Name, theirs.Software
 	l.gate.leave(t) // a session holds no slot, and is never evicted
 	raw.SetDeadline(time.Time{})
-	s := newSession(conn, fr, l.cfg, l.self, info, release)
+	lk := newLink(conn, raw, fr)
+	if mode == modeResume {
+		l.resume(held, &offer{link: lk, info: info, theirs: theirs, ours: ours})
+		return
+	}
+	s := newSession(l.cfg, l.self, nil, l)
+	l.unclaim(s)
+	if _, err := s.attach(lk, info, theirs, ours); err != nil {
+		l.reject(addr, fmt.Errorf("%s: %w", info.Name, err))
+		return
+	}
 	select {
 	case l.sessions <- s:
 	case <-l.ctx.Done():
@@ -213,15 +229,78 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 	}
 }
 
-// exchangeHellos sends our hello and reads the peer's; the listener speaks
-// first (see the package documentation for why).
-func exchangeHellos(conn *tls.Conn, fr *frameReader, cfg Config, self string, listener bool) (hello, error) {
-	ours := hello{Version: ProtocolVersion, Name: self, Software: cfg.Software}
-	if listener {
-		if _, err := conn.Write(ours.append(nil)); err != nil {
-			return hello{}, err
-		}
+const (
+	modeBusy   = iota // refuse the client
+	modeNew           // start a new conversation
+	modeResume        // the client's certificate holds the conversation
+)
+
+// claim decides what a client with certificate fingerprint fp may do: a
+// new conversation if none holds the listener (claiming it meanwhile), a
+// resumption if the conversation is this certificate's, else nothing.
+func (l *Listener) claim(fp string) (mode int, held *Session) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.ctx.Err() != nil:
+		return modeBusy, nil
+	case l.conv != nil && l.conv.fingerprint() == fp:
+		return modeResume, l.conv
+	case l.conv != nil || l.claimed:
+		return modeBusy, nil
 	}
+	l.claimed = true
+	return modeNew, nil
+}
+
+// unclaim ends a claim, with the new conversation s or none.
+func (l *Listener) unclaim(s *Session) {
+	l.mu.Lock()
+	l.claimed = false
+	if s != nil {
+		l.conv = s
+	}
+	l.mu.Unlock()
+}
+
+// release frees the listener when the conversation s ends.
+func (l *Listener) release(s *Session) {
+	l.mu.Lock()
+	if l.conv == s {
+		l.conv = nil
+	}
+	l.mu.Unlock()
+}
+
+// resume hands a connection from the certificate of the held conversation
+// to that conversation.
+func (l *Listener) resume(held *Session, o *offer) {
+	addr := o.info.Addr
+	switch {
+	case o.theirs.Resume == nil:
+		o.link.fail(ErrBusy)
+		l.reject(addr, fmt.Errorf("refused %s: its peerchat cannot resume the conversation it left: %w", o.info.Name, ErrBusy))
+	case o.theirs.Resume.Conv != o.ours.Resume.Conv && o.ours.Resume.Flags&flagConnected != 0:
+		// The dialer saw the flag too and left, busy.
+		o.link.fail(ErrBusy)
+		l.reject(addr, fmt.Errorf("refused %s: already in this chat from another session: %w", o.info.Name, ErrBusy))
+	case !held.offer(o):
+		o.link.fail(ErrClosed)
+		l.reject(addr, fmt.Errorf("%s came back after the conversation ended; it will connect again", o.info.Name))
+	}
+}
+
+// listenerHellos sends the listener's hello and reads the dialer's; the
+// listener speaks first (see the package documentation for why).
+func listenerHellos(conn *tls.Conn, fr *frameReader, ours hello) (hello, error) {
+	if _, err := conn.Write(ours.append(nil)); err != nil {
+		return hello{}, err
+	}
+	return readHello(fr)
+}
+
+// readHello reads the peer's hello, or the error frame that refuses us.
+func readHello(fr *frameReader) (hello, error) {
 	t, p, err := fr.next()
 	if err != nil {
 		return hello{}, err
@@ -243,11 +322,6 @@ func exchangeHellos(conn *tls.Conn, fr *frameReader, cfg Config, self string, li
 	}
 	if h.Version != ProtocolVersion {
 		return h, protocolErrorf("peer speaks protocol version %d, this peerchat speaks %d; use the same peerchat version on both sides", h.Version, ProtocolVersion)
-	}
-	if !listener {
-		if _, err := conn.Write(ours.append(nil)); err != nil {
-			return h, err
-		}
 	}
 	return h, nil
 }

@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,13 +14,15 @@ import (
 
 // A Message is one line of the conversation.
 type Message struct {
-	ID   uint64    // unique and increasing within the session, from 1
+	ID   uint64    // unique and increasing within the conversation, from 1 (see Resumption)
 	Time time.Time // when the sender sent it, by the sender's clock
 	Text string    // valid UTF-8, at most MaxText bytes
 	From string    // the certificate name of the sender
 }
 
-// An Event is what Session.Next returns: a *Message, a Delivered or a Pong.
+// An Event is what Session.Next returns: a *Message, a Delivered or a
+// Pong, and, when a connection breaks and the conversation goes on, a
+// Disconnected, Reconnecting or Reconnected.
 type Event interface{ isEvent() }
 
 // Delivered reports that the peer received every message with an id up to
@@ -31,26 +32,84 @@ type Delivered struct{ UpTo uint64 }
 // Pong answers a Session.Ping with the measured round-trip time.
 type Pong struct{ RTT time.Duration }
 
-func (*Message) isEvent()  {}
-func (Delivered) isEvent() {}
-func (Pong) isEvent()      {}
+// Disconnected reports that the connection broke without a goodbye (a
+// reset, a timeout, a lost heartbeat) and the conversation goes on: a
+// dialer redials (Reconnecting events follow) and a listener waits for the
+// same certificate to come back. Messages sent meanwhile are queued, and
+// sent once the conversation resumes.
+type Disconnected struct {
+	// Err says why the connection broke; it matches ErrConnectionLost or
+	// ErrHeartbeatLost.
+	Err error
+	// Wait, on a listener, is how long the conversation is kept for the
+	// peer (Config.ResumeWait); zero on a dialer.
+	Wait time.Duration
+}
 
-// A Session is one conversation with one peer over one connection.
-// Send, Ping, Flush, Pending and Close may be called from any goroutine;
-// Next must be called from one goroutine at a time, which then owns the
-// connection's reads.
+// Reconnecting reports that a dialer will try to connect again In from
+// now: "reconnecting to alice in 4s…".
+type Reconnecting struct {
+	// Attempt counts the attempts since the connection broke, from 1.
+	Attempt int
+	// In is the wait before the attempt (backoff with jitter).
+	In time.Duration
+	// Err is why the previous attempt failed; nil before the first.
+	Err error
+}
+
+// Reconnected reports that the conversation resumed over a new
+// connection. Messages the peer had not received have been queued to be
+// sent again, ahead of anything sent later.
+type Reconnected struct {
+	// Peer describes the new connection: the same certificate name, and
+	// perhaps a new address.
+	Peer PeerInfo
+	// Resent is how many messages are sent on the new connection before
+	// any new one: those the peer had not received, and those queued
+	// while disconnected.
+	Resent int
+	// PeerRestarted means the peer came back without the conversation's
+	// state (a restarted process): its messages continue from its own
+	// new ids, and everything it had not acknowledged is sent again.
+	PeerRestarted bool
+}
+
+func (*Message) isEvent()     {}
+func (Delivered) isEvent()    {}
+func (Pong) isEvent()         {}
+func (Disconnected) isEvent() {}
+func (Reconnecting) isEvent() {}
+func (Reconnected) isEvent()  {}
+
+// A Session is one conversation with one peer. The conversation outlives
+// its connection when both sides allow it (see Resumption in the package
+// documentation): a broken connection is then replaced underneath, and
+// the Session, its message ids and its pending messages carry on.
+//
+// Send, Ping, Flush, Pending, Connected, RetryNow and Close may be called
+// from any goroutine; Next must be called from one goroutine at a time,
+// which then owns the connection's reads and, on a dialer, reconnection.
 type Session struct {
-	conn *tls.Conn
 	cfg  Config
-	peer PeerInfo
 	self string
-	fr   *frameReader
+	fp   string    // the peer's certificate fingerprint, for the listener's resumption check
+	dial *redialer // how a dialer connects again; nil on a listener
+	lis  *Listener // the listener that accepted the session; nil on a dialer
+
+	// ctx is cancelled when the session ends or starts closing; it ends a
+	// dial under way. closing is set by Close before the goodbye, so that
+	// the peer's reaction to it is not taken for a broken connection.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	closing atomic.Bool
 
 	// wmu serialises writes, so that each frame, and the ids of messages,
 	// reach the wire in order.
 	wmu    sync.Mutex
 	wbuf   []byte
-	nextID uint64 // guarded by wmu
+	link   *link  // where writes go; nil while disconnected
+	nextID uint64 // the last id given to a message
+	sent   uint64 // the highest id written to link
 
 	// ctl holds the control frames owed to the peer. They are taken by
 	// whichever write goes out first; the reader only records them, so it
@@ -62,51 +121,90 @@ type Session struct {
 	ctlTimer *time.Timer
 	ctlArmed bool // ctlTimer is set to fire
 
-	mu        sync.Mutex
-	pending   []Message // sent and not yet acknowledged, in id order
-	received  uint64    // highest id handed to the application
-	acked     uint64    // highest id the peer acknowledged
-	pingSent  map[uint64]time.Time
-	pingNonce uint64
-	ackSignal chan struct{} // poked on each acknowledgement, for Flush
+	mu          sync.Mutex
+	cur         *link // the current connection, until Next sees it broke
+	peer        PeerInfo
+	conv        convID
+	peerResumes bool      // the peer can resume this conversation, and means to
+	pending     []Message // pending[head:]: sent and not yet acknowledged; ids acked+1…lastID
+	head        int
+	queued      int    // bytes of text in pending[head:]
+	lastID      uint64 // mirrors nextID, for readers that do not hold wmu
+	received    uint64 // highest id handed to the application
+	acked       uint64 // highest id the peer acknowledged
+	pingSent    map[uint64]time.Time
+	pingNonce   uint64
+	ackSignal   chan struct{} // poked on each acknowledgement, for Flush
+	offered     *offer        // a listener's: a new connection from the peer, for Next to take
+	offerSig    chan struct{} // poked when offered is set
+	retrySig    chan struct{} // poked by RetryNow
 
-	frames  atomic.Uint64 // frames read so far, for the heartbeat watchdog
+	// Owned by the goroutine calling Next.
+	rd       *link   // the connection being read; nil while disconnected
+	evq      []Event // events to return before reading on
+	attached bool    // a connection was attached before: the next is a resumption
+	dropped  time.Time
+	dropErr  error
+	attempt  int
+	retryAt  time.Time
+	lastErr  error
+
+	wg      sync.WaitGroup // each connection's heartbeat and resend goroutines
 	done    chan struct{}
 	endOnce sync.Once
 	endErr  error
 	onEnd   func()
-	hbDone  chan struct{}
 }
 
-func newSession(conn *tls.Conn, fr *frameReader, cfg Config, self string, peer PeerInfo, onEnd func()) *Session {
+func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		conn:      conn,
 		cfg:       cfg,
-		peer:      peer,
 		self:      self,
-		fr:        fr,
+		dial:      d,
+		lis:       lis,
+		ctx:       ctx,
+		cancel:    cancel,
 		wbuf:      make([]byte, 0, 4<<10),
 		pingSent:  make(map[uint64]time.Time),
 		ackSignal: make(chan struct{}, 1),
+		offerSig:  make(chan struct{}, 1),
+		retrySig:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
-		onEnd:     onEnd,
-		hbDone:    make(chan struct{}),
+	}
+	if lis != nil {
+		s.onEnd = func() { lis.release(s) }
 	}
 	s.ctlTimer = time.AfterFunc(time.Hour, s.flushControl)
 	s.ctlTimer.Stop()
-	go s.heartbeat()
 	return s
 }
 
-// Peer describes the other side.
-func (s *Session) Peer() PeerInfo { return s.peer }
+// Peer describes the other side, over the current (or last) connection.
+func (s *Session) Peer() PeerInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
 
 // Name is this side's certificate name.
 func (s *Session) Name() string { return s.self }
 
+// Connected reports whether a connection to the peer is up, as far as this
+// side knows.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur != nil && !s.cur.broken()
+}
+
 // Send sends one message and returns it with its id and time. The message
-// is pending until a Delivered event covers its id. On error the message may
-// or may not have left; it stays in Pending.
+// is pending until a Delivered event covers its id. While the conversation
+// is disconnected and waiting to resume, Send queues the message and
+// returns no error: it leaves once the conversation resumes. Beyond
+// Config.QueueLimit pending messages Send refuses with ErrQueueFull. On
+// any other error the message may or may not have left; it stays in
+// Pending.
 func (s *Session) Send(text string) (Message, error) {
 	if !utf8.ValidString(text) {
 		return Message{}, errors.New("message text is not valid UTF-8")
@@ -119,36 +217,71 @@ func (s *Session) Send(text string) (Message, error) {
 	if err := s.ended(); err != nil {
 		return Message{}, err
 	}
+	s.mu.Lock()
+	if n := len(s.pending) - s.head; n >= s.cfg.QueueLimit || s.queued+len(text) > s.cfg.QueueBytes {
+		name, size := s.peer.Name, s.queued
+		s.mu.Unlock()
+		return Message{}, fmt.Errorf("%w: %d messages (%s) to %s are not delivered yet, the most peerchat keeps; wait for them to be delivered, then send again",
+			ErrQueueFull, n, byteSize(size), name)
+	}
 	s.nextID++
 	m := Message{ID: s.nextID, Time: time.Now(), Text: text, From: s.self}
-	s.mu.Lock()
 	s.pending = append(s.pending, m)
+	s.queued += len(text)
+	s.lastID = m.ID
+	s.sent = max(s.sent, s.acked)
 	s.mu.Unlock()
+	l := s.link
+	if l == nil || s.sent != m.ID-1 {
+		// Disconnected, or a resend is under way: the message waits its
+		// turn in pending, so that none overtakes another.
+		return m, nil
+	}
 	b := s.takeControl(s.wbuf[:0])
 	b = appendMessageFrame(b, m.ID, m.Time, m.Text)
-	return m, s.write(b)
+	s.sent = m.ID
+	return m, s.write(l, b)
+}
+
+// byteSize writes n bytes for people: 300 bytes, 12 KiB, 16 MiB.
+func byteSize(n int) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", (n+1<<9)>>10)
+	}
+	return fmt.Sprintf("%d MiB", (n+1<<19)>>20)
 }
 
 // Ping asks the peer for a pong; Next returns a Pong with the round trip.
 func (s *Session) Ping() error {
-	s.mu.Lock()
-	s.pingNonce++
-	nonce := s.pingNonce
-	s.pingSent[nonce] = time.Now()
-	s.mu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.ended(); err != nil {
 		return err
 	}
-	return s.write(appendU64Frame(s.takeControl(s.wbuf[:0]), framePing, nonce))
+	l := s.link
+	if l == nil {
+		return fmt.Errorf("%w: not connected to %s", ErrConnectionLost, s.Peer().Name)
+	}
+	s.mu.Lock()
+	s.pingNonce++
+	nonce := s.pingNonce
+	s.pingSent[nonce] = time.Now()
+	s.mu.Unlock()
+	return s.write(l, appendU64Frame(s.takeControl(s.wbuf[:0]), framePing, nonce))
 }
 
-// write sends b, which holds whole frames; the caller holds wmu.
-func (s *Session) write(b []byte) error {
+// write sends b, which holds whole frames, on l; the caller holds wmu. A
+// failure breaks l, and is returned only if it ends the conversation.
+func (s *Session) write(l *link, b []byte) error {
 	s.wbuf = b[:0]
-	if _, err := s.conn.Write(b); err != nil {
-		return s.end(s.lost(err))
+	l.writes.Add(1)
+	_, err := l.conn.Write(b)
+	l.written.Add(1)
+	if err != nil {
+		return s.linkFailed(l, s.lost(err))
 	}
 	return nil
 }
@@ -169,23 +302,33 @@ func (s *Session) takeControl(b []byte) []byte {
 }
 
 // flushControl sends owed control frames on their own, when no message
-// went out to carry them.
+// went out to carry them. It runs on the timer's goroutine, never on the
+// reader's, and never waits for a write under way: it tries again shortly
+// instead, so a stalled peer neither stops our reads nor piles up waiting
+// goroutines.
 func (s *Session) flushControl() {
+	if !s.wmu.TryLock() {
+		s.ctlTimer.Reset(ackDelay) // ctlArmed stays set
+		return
+	}
+	defer s.wmu.Unlock()
 	s.ctlMu.Lock()
 	s.ctlArmed = false
 	s.ctlMu.Unlock()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.ended() != nil {
+	if s.ended() != nil || s.link == nil {
 		return
 	}
 	if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
-		s.write(b)
+		s.write(s.link, b)
 	}
 }
 
-// owe records a control frame owed to the peer. Next sends it before it
-// next blocks on a read, unless a message leaves first and carries it.
+// maxPongsOwed bounds the pongs remembered while no write can go out: a
+// peer flooding pings at a stalled connection gets the latest answered.
+const maxPongsOwed = 16
+
+// owe records a control frame owed to the peer. Next has it sent before
+// it next blocks on a read, unless a message leaves first and carries it.
 func (s *Session) owe(ack uint64, pong uint64) {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
@@ -193,62 +336,76 @@ func (s *Session) owe(ack uint64, pong uint64) {
 		s.ackUpTo, s.ackOwed = ack, true
 	}
 	if pong != 0 {
+		if len(s.pongOwed) == maxPongsOwed {
+			s.pongOwed = append(s.pongOwed[:0], s.pongOwed[1:]...)
+		}
 		s.pongOwed = append(s.pongOwed, pong)
 	}
 }
 
-// sendOwed sends owed control frames before Next blocks. An acknowledgement
-// thus leaves once the application has taken the message and come back
-// for more: after the message was shown, and in a conversation usually
-// together with the answer. It never queues behind a write under way (a
-// stalled peer must not stop our reads): then the timer sends it shortly.
+// sendOwed has owed control frames sent when Next is about to block: an
+// acknowledgement thus leaves once the application has taken the message
+// and come back for more, that is after the message was shown. In a
+// conversation it usually rides with the answer instead, and nothing is
+// owed by then, so the timer (and the thread wake-ups it costs) is used
+// only when Next would otherwise sit on an unsent acknowledgement.
 func (s *Session) sendOwed() {
 	s.ctlMu.Lock()
-	owed := s.ackOwed || len(s.pongOwed) > 0
-	s.ctlMu.Unlock()
-	if !owed {
-		return
-	}
-	if !s.wmu.TryLock() {
-		s.ctlMu.Lock()
-		if !s.ctlArmed {
-			s.ctlArmed = true
-			s.ctlTimer.Reset(ackDelay)
-		}
-		s.ctlMu.Unlock()
-		return
-	}
-	defer s.wmu.Unlock()
-	if s.ended() == nil {
-		if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
-			s.write(b)
-		}
+	defer s.ctlMu.Unlock()
+	if (s.ackOwed || len(s.pongOwed) > 0) && !s.ctlArmed {
+		s.ctlArmed = true
+		s.ctlTimer.Reset(0)
 	}
 }
 
-// Next returns the next event from the peer: a *Message, a Delivered or a
-// Pong. It returns io.EOF when the peer said goodbye, and otherwise the
-// reason the session ended (a *ProtocolError, ErrHeartbeatLost, a lost
-// connection, ErrClosed).
+// Next returns the next event: a *Message, a Delivered or a Pong, and the
+// state of the connection when it breaks (Disconnected, Reconnecting,
+// Reconnected). It returns an error only when the conversation is over:
+// io.EOF when the peer said goodbye, and otherwise why (a *TrustError or a
+// *ProtocolError, ErrResumeTimeout, ErrConnectionLost or ErrHeartbeatLost
+// when the conversation cannot resume, ErrClosed).
+//
+// On a dialer with Config.Reconnect, reconnection happens in Next: some
+// goroutine must keep calling it, as it must for acknowledgements.
 func (s *Session) Next() (Event, error) {
 	for {
-		if s.fr.buffered() == 0 {
+		if len(s.evq) > 0 {
+			ev := s.evq[0]
+			s.evq[0] = nil
+			s.evq = s.evq[1:]
+			return ev, nil
+		}
+		l := s.rd
+		if l == nil {
+			ev, err := s.resume()
+			if err != nil {
+				return nil, err
+			}
+			if ev != nil {
+				return ev, nil
+			}
+			continue
+		}
+		if l.fr.buffered() == 0 {
 			s.sendOwed()
 		}
-		t, p, err := s.fr.next()
+		t, p, err := l.fr.next()
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) {
-				return nil, s.abort(pe)
+				return nil, s.abort(l, pe)
 			}
-			return nil, s.end(s.lost(err))
+			if ev, err := s.drop(l, l.fail(s.lost(err))); err != nil || ev != nil {
+				return ev, err
+			}
+			continue
 		}
-		s.frames.Add(1)
+		l.frames.Add(1)
 		ev, err := s.handle(t, p)
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) && !pe.Remote {
-				return nil, s.abort(pe)
+				return nil, s.abort(l, pe)
 			}
 			return nil, s.end(err)
 		}
@@ -267,14 +424,23 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 		}
 		s.mu.Lock()
 		want := s.received + 1
-		if m.ID == want {
+		fresh := m.ID == want
+		if fresh {
 			s.received = m.ID
 		}
+		received, from := s.received, s.peer.Name
 		s.mu.Unlock()
-		if m.ID != want {
+		switch {
+		case fresh:
+		case m.ID < want:
+			// Sent again after a reconnection, and already shown:
+			// acknowledged again, so that the sender can let go of it.
+			s.owe(received, 0)
+			return nil, nil
+		default:
 			return nil, protocolErrorf("message %d out of order, expected %d", m.ID, want)
 		}
-		m.From = s.peer.Name
+		m.From = from
 		s.owe(m.ID, 0)
 		return &m, nil
 	case frameAck:
@@ -326,44 +492,67 @@ func (s *Session) acknowledged(upTo uint64) (Event, error) {
 	if upTo <= s.acked {
 		return nil, nil // a repeat of an earlier acknowledgement
 	}
-	if len(s.pending) == 0 || upTo > s.pending[len(s.pending)-1].ID {
+	if upTo > s.lastID {
 		return nil, protocolErrorf("acknowledgement of message %d, which was never sent", upTo)
 	}
-	n := 0
-	for n < len(s.pending) && s.pending[n].ID <= upTo {
-		n++
+	s.dropPending(upTo)
+	return Delivered{UpTo: upTo}, nil
+}
+
+// dropPending forgets the pending messages up to upTo, which the peer has
+// received, and wakes Flush; the caller holds mu. Pending ids are
+// consecutive, so this costs nothing per message but clearing it; the
+// slice is compacted once its dead front outweighs the rest.
+func (s *Session) dropPending(upTo uint64) {
+	end := s.head + int(upTo-s.acked)
+	for i := s.head; i < end; i++ {
+		s.queued -= len(s.pending[i].Text)
 	}
-	s.pending = append(s.pending[:0], s.pending[n:]...)
+	clear(s.pending[s.head:end])
+	s.head = end
+	switch {
+	case s.head == len(s.pending):
+		s.pending, s.head = s.pending[:0], 0
+	case s.head >= 256 && 2*s.head >= len(s.pending):
+		n := copy(s.pending, s.pending[s.head:])
+		clear(s.pending[n:])
+		s.pending, s.head = s.pending[:n], 0
+	}
 	s.acked = upTo
 	select {
 	case s.ackSignal <- struct{}{}:
 	default:
 	}
-	return Delivered{UpTo: upTo}, nil
 }
 
-// Pending returns the messages sent and not yet acknowledged.
+// Pending returns the messages sent and not yet acknowledged, those queued
+// while disconnected included.
 func (s *Session) Pending() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Message(nil), s.pending...)
+	return append([]Message(nil), s.pending[s.head:]...)
+}
+
+func (s *Session) pendingCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) - s.head
 }
 
 // Flush waits until every message sent so far is acknowledged, the session
-// ends, or ctx is done. Some goroutine must be calling Next meanwhile: that
-// is where acknowledgements are read.
+// ends, or ctx is done; it keeps waiting across a reconnection. Some
+// goroutine must be calling Next meanwhile: that is where acknowledgements
+// are read, and where a dialer reconnects.
 func (s *Session) Flush(ctx context.Context) error {
 	for {
-		s.mu.Lock()
-		n := len(s.pending)
-		s.mu.Unlock()
+		n := s.pendingCount()
 		if n == 0 {
 			return nil
 		}
 		select {
 		case <-s.ackSignal:
 		case <-s.done:
-			if len(s.Pending()) == 0 {
+			if n = s.pendingCount(); n == 0 {
 				return nil
 			}
 			return fmt.Errorf("%d message(s) not delivered: %w", n, s.endErr)
@@ -373,25 +562,44 @@ func (s *Session) Flush(ctx context.Context) error {
 	}
 }
 
-// Close says goodbye to the peer and closes the connection. Next then
-// returns ErrClosed.
+// Close says goodbye to the peer and closes the connection; a dialer stops
+// reconnecting. It waits, a second at most, for the goodbye to reach the
+// peer's system. Next then returns ErrClosed. Messages not yet delivered
+// stay in Pending; call Flush first to give them a chance.
 func (s *Session) Close() error {
+	s.closing.Store(true)
+	s.cancel()
+	s.mu.Lock()
+	cur := s.cur
+	s.mu.Unlock()
+	if cur != nil {
+		// A write stuck on a stalled connection holds wmu; the deadline
+		// frees it, and bounds the goodbye.
+		cur.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	}
 	s.wmu.Lock()
-	if s.ended() == nil {
-		s.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	var said *link
+	if l := s.link; s.ended() == nil && l != nil && !l.broken() {
 		b := s.takeControl(s.wbuf[:0])
-		s.conn.Write(appendFrame(b, frameBye, nil))
+		if _, err := l.conn.Write(appendFrame(b, frameBye, nil)); err == nil {
+			said = l
+		}
 	}
 	s.wmu.Unlock()
+	if said != nil {
+		said.closeAfterGoodbye(goodbyeLinger)
+	}
 	s.end(ErrClosed)
-	<-s.hbDone
+	s.wg.Wait()
 	return nil
 }
 
-// Done is closed when the session has ended; Err then says why.
+// Done is closed when the conversation has ended; Err then says why. A
+// connection that breaks while the conversation can resume does not end
+// it.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Err is the reason the session ended, or nil while it is on.
+// Err is the reason the conversation ended, or nil while it is on.
 func (s *Session) Err() error {
 	select {
 	case <-s.done:
@@ -410,14 +618,26 @@ func (s *Session) ended() error {
 	}
 }
 
-// end records the first reason the session ended, closes the connection,
-// and returns that first reason, whatever later callers report.
+// end records the first reason the conversation ended, closes the
+// connection, and returns that first reason, whatever later callers
+// report. done is closed under mu, so that no connection is installed,
+// and no goroutine started, after it.
 func (s *Session) end(err error) error {
 	s.endOnce.Do(func() {
+		s.mu.Lock()
 		s.endErr = err
 		close(s.done)
+		cur, o := s.cur, s.offered
+		s.offered = nil
+		s.mu.Unlock()
+		s.cancel()
 		s.ctlTimer.Stop()
-		s.conn.Close()
+		if cur != nil {
+			cur.fail(err)
+		}
+		if o != nil {
+			o.link.fail(err)
+		}
 		if s.onEnd != nil {
 			s.onEnd()
 		}
@@ -425,58 +645,70 @@ func (s *Session) end(err error) error {
 	return s.endErr
 }
 
-// abort tells the peer which rule it broke, then ends the session.
-func (s *Session) abort(pe *ProtocolError) error {
+// abort tells the peer which rule it broke, then ends the conversation:
+// a protocol error is a bug, and resuming would repeat it.
+func (s *Session) abort(l *link, pe *ProtocolError) error {
 	if s.wmu.TryLock() {
-		s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		s.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
+		l.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		l.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
 		s.wmu.Unlock()
 	}
 	return s.end(pe)
 }
 
-// ErrConnectionLost is matched by the error a session ends with when the
-// connection broke without a goodbye.
+// ErrConnectionLost is matched by the error a connection breaks with when
+// it ended without a goodbye.
 var ErrConnectionLost = errors.New("connection lost")
 
 func (s *Session) lost(err error) error {
-	if errors.Is(err, net.ErrClosed) {
-		if e := s.ended(); e != nil {
-			return e
-		}
+	if e := s.ended(); e != nil && errors.Is(err, net.ErrClosed) {
+		return e
 	}
+	name := s.Peer().Name
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s closed the connection without saying goodbye", ErrConnectionLost, s.peer.Name)
+		return fmt.Errorf("%w: %s closed the connection without saying goodbye", ErrConnectionLost, name)
 	}
-	return fmt.Errorf("%w with %s: %w", ErrConnectionLost, s.peer.Name, err)
+	return fmt.Errorf("%w with %s: %w", ErrConnectionLost, name, err)
 }
 
-// heartbeat sends a ping every interval and ends the session when nothing
-// has arrived for HeartbeatMisses intervals in a row. It counts frames
+// heartbeat sends a ping on l every interval and breaks l when nothing has
+// arrived on it for HeartbeatMisses intervals in a row. It counts frames
 // rather than reading the clock on every frame: the read path stays cheap.
-func (s *Session) heartbeat() {
-	defer close(s.hbDone)
+func (s *Session) heartbeat(l *link) {
+	defer s.wg.Done()
 	interval := s.cfg.HeartbeatInterval
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	seen, quiet, since := s.frames.Load(), 0, time.Now()
+	seen, quiet, since := l.frames.Load(), 0, time.Now()
+	written, stuck := l.written.Load(), 0
 	for {
 		select {
+		case <-l.done:
+			return
 		case <-s.done:
 			return
 		case now := <-t.C:
-			if n := s.frames.Load(); n != seen {
+			if n := l.frames.Load(); n != seen {
 				seen, quiet, since = n, 0, now
 			} else if quiet++; quiet >= s.cfg.HeartbeatMisses {
-				s.end(fmt.Errorf("%w: nothing from %s for %s", ErrHeartbeatLost, s.peer.Name, now.Sub(since).Round(time.Millisecond)))
+				s.linkFailed(l, fmt.Errorf("%w: nothing from %s for %s", ErrHeartbeatLost, s.Peer().Name, now.Sub(since).Round(time.Millisecond)))
+				return
+			}
+			// A peer that keeps sending but stopped reading fills our send
+			// buffer; a write then blocks for good, holding wmu. Counting
+			// writes (not reading the clock on every one) finds it.
+			if w := l.written.Load(); w != written || l.writes.Load() == w {
+				written, stuck = w, 0
+			} else if stuck++; stuck >= s.cfg.HeartbeatMisses {
+				s.linkFailed(l, fmt.Errorf("%w: %s stopped reading; nothing could be sent for %s", ErrHeartbeatLost, s.Peer().Name, time.Duration(stuck)*interval))
 				return
 			}
 			// A write already under way says we are alive just as well;
 			// never queue behind it, or a stalled peer would stall the
 			// watchdog too.
 			if s.wmu.TryLock() {
-				if s.ended() == nil {
-					s.write(appendU64Frame(s.takeControl(s.wbuf[:0]), framePing, 0))
+				if s.link == l && s.ended() == nil {
+					s.write(l, appendU64Frame(s.takeControl(s.wbuf[:0]), framePing, 0))
 				}
 				s.wmu.Unlock()
 			}

@@ -36,7 +36,7 @@ const (
 type frameType byte
 
 const (
-	frameHello   frameType = 1 // version u16, name str8, software str8, then extensions (ignored)
+	frameHello   frameType = 1 // version u16, name str8, software str8, [resume block], then extensions (ignored)
 	frameMessage frameType = 2 // id u64, sender time (unix ms) i64, text
 	frameAck     frameType = 3 // highest id delivered, u64 (cumulative)
 	framePing    frameType = 4 // nonce u64
@@ -141,13 +141,52 @@ type hello struct {
 	Version  uint16
 	Name     string // what the peer calls itself; shown only beside the certificate name
 	Software string
+	// Resume is the resumption block; nil in the hello of a peer that
+	// predates resumption, which then cannot resume a conversation.
+	Resume *resumeInfo
 }
 
+// A convID names a conversation. The dialer draws it at random when it
+// first connects and keeps it across its reconnections; the zero value
+// means "no conversation".
+type convID [16]byte
+
+// resumeInfo is the resumption block of a hello (see "Resumption" in the
+// package documentation). Conv, Recv and First describe the sender's
+// view: the conversation it holds with this peer, the highest message id
+// it has received from this peer in that conversation, and the id of the
+// first message it will send (or resend) on this connection.
+type resumeInfo struct {
+	Conv  convID
+	Recv  uint64
+	First uint64
+	Flags byte
+}
+
+const (
+	resumeLen = 16 + 8 + 8 + 1
+
+	// flagReconnects, from a dialer: it will redial after an abnormal
+	// drop, so the listener should keep the conversation for it.
+	flagReconnects byte = 1 << 0
+	// flagConnected, from a listener: it still believes a connection with
+	// this certificate is up (in conversation Conv). A dialer with another
+	// conversation id is then a second session of the same certificate,
+	// and busy.
+	flagConnected byte = 1 << 1
+)
+
 func (h hello) append(b []byte) []byte {
-	p := make([]byte, 0, 4+len(h.Name)+len(h.Software))
+	p := make([]byte, 0, 4+len(h.Name)+len(h.Software)+resumeLen)
 	p = binary.BigEndian.AppendUint16(p, h.Version)
 	p = appendStr8(p, h.Name)
 	p = appendStr8(p, h.Software)
+	if r := h.Resume; r != nil {
+		p = append(p, r.Conv[:]...)
+		p = binary.BigEndian.AppendUint64(p, r.Recv)
+		p = binary.BigEndian.AppendUint64(p, r.First)
+		p = append(p, r.Flags)
+	}
 	return appendFrame(b, frameHello, p)
 }
 
@@ -162,9 +201,24 @@ func parseHello(p []byte) (hello, error) {
 	if h.Name, p, err = readStr8(p, "hello name"); err != nil {
 		return h, err
 	}
-	if h.Software, _, err = readStr8(p, "hello software"); err != nil {
+	if h.Software, p, err = readStr8(p, "hello software"); err != nil {
 		return h, err
 	}
+	if len(p) == 0 {
+		return h, nil // a peer from before resumption
+	}
+	if len(p) < resumeLen {
+		return h, protocolErrorf("hello resumption block of %d bytes, want %d", len(p), resumeLen)
+	}
+	r := &resumeInfo{}
+	copy(r.Conv[:], p)
+	r.Recv = binary.BigEndian.Uint64(p[16:])
+	r.First = binary.BigEndian.Uint64(p[24:])
+	r.Flags = p[32]
+	if r.First == 0 {
+		return h, protocolErrorf("hello announces first message id 0, which is reserved")
+	}
+	h.Resume = r
 	// Bytes after the known fields are extensions from a newer minor
 	// revision; ignoring them keeps old and new peers talking.
 	return h, nil

@@ -222,3 +222,113 @@ func TestDialerRefusesMalformedListener(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 }
+
+// resumeHelloFrame is a dialer's hello with a resumption block (see
+// Resumption in doc.go), saying it will reconnect.
+func resumeHelloFrame(name string, conv byte, recv, first uint64) []byte {
+	p := []byte{0, 1, byte(len(name))}
+	p = append(p, name...)
+	p = append(p, 4)
+	p = append(p, "test"...)
+	p = append(p, conv)
+	p = append(p, make([]byte, 15)...)
+	p = binary.BigEndian.AppendUint64(p, recv)
+	p = binary.BigEndian.AppendUint64(p, first)
+	return frame(1, append(p, 1))
+}
+
+// readAck skips frames until an acknowledgement and returns it.
+func readAck(t *testing.T, r io.Reader) uint64 {
+	t.Helper()
+	for {
+		if typ, p := readFrame(t, r); typ == 3 {
+			return binary.BigEndian.Uint64(p)
+		}
+	}
+}
+
+func TestTruncatedResumptionBlockIsRefused(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, rejected := startListener(t, peer.Config{Identity: alice})
+	conn := rawClient(t, l.Addr().String(), bob.Files, nil)
+	readFrame(t, conn)
+	hello := helloFrame("bob")
+	hello = append(hello, 1, 2, 3, 4, 5)
+	binary.BigEndian.PutUint32(hello[1:], uint32(len(hello)-5))
+	conn.Write(hello)
+	if got := readErrorFrame(t, conn); !strings.Contains(got, "resumption block of 5 bytes, want 33") {
+		t.Errorf("client was told %q", got)
+	}
+	if r := <-rejected; !strings.Contains(r.err.Error(), "resumption block") {
+		t.Errorf("listener reported %v", r.err)
+	}
+}
+
+// TestDuplicatesAreDroppedButAcknowledged: a message id already received
+// is not shown again, and is acknowledged again so that the sender can
+// let go of it.
+func TestDuplicatesAreDroppedButAcknowledged(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, _ := startListener(t, peer.Config{Identity: alice})
+	conn := rawClient(t, l.Addr().String(), bob.Files, nil)
+	readFrame(t, conn)
+	conn.Write(resumeHelloFrame("bob", 7, 0, 1))
+	s, err := l.Accept(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sig := newSignal()
+	w := watch(t, s, sig)
+	conn.Write(messageFrame(1, "one"))
+	if n := readAck(t, conn); n != 1 {
+		t.Fatalf("ack %d, want 1", n)
+	}
+	conn.Write(messageFrame(1, "one again"))
+	if n := readAck(t, conn); n != 1 {
+		t.Fatalf("ack of the duplicate: %d, want 1", n)
+	}
+	conn.Write(messageFrame(2, "two"))
+	if n := readAck(t, conn); n != 2 {
+		t.Fatalf("ack %d, want 2", n)
+	}
+	if got := w.texts(); strings.Join(got, ",") != "one,two" {
+		t.Errorf("listener showed %q", got)
+	}
+}
+
+// TestResumingWithAGapIsAProtocolError: a dialer that comes back to its
+// conversation announcing a first message beyond what the listener has
+// received would lose messages; the listener refuses it and ends the
+// conversation.
+func TestResumingWithAGapIsAProtocolError(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	l, _ := startListener(t, peer.Config{Identity: alice})
+	conn := rawClient(t, l.Addr().String(), bob.Files, nil)
+	readFrame(t, conn)
+	conn.Write(resumeHelloFrame("bob", 7, 0, 1))
+	s, err := l.Accept(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := newSignal()
+	w := watch(t, s, sig)
+	conn.Write(messageFrame(1, "one"))
+	waitUntil(t, sig, "the first message", func() bool { return w.received() == 1 })
+	conn.Close() // no goodbye: the listener waits for bob
+	waitUntil(t, sig, "the listener to notice", func() bool { return w.disconnects() == 1 })
+
+	conn = rawClient(t, l.Addr().String(), bob.Files, nil)
+	typ, p := readFrame(t, conn)
+	if typ != 1 || p[len(p)-33] != 7 || binary.BigEndian.Uint64(p[len(p)-17:]) != 1 {
+		t.Fatalf("listener's hello %x does not resume conversation 7 at received 1", p)
+	}
+	conn.Write(resumeHelloFrame("bob", 7, 0, 5))
+	if got := readErrorFrame(t, conn); !strings.Contains(got, "resuming at message 5 leaves a gap after 1") {
+		t.Errorf("client was told %q", got)
+	}
+	pe := wantErrorAs[*peer.ProtocolError](t, w.waitEnd(t))
+	if !strings.Contains(pe.Reason, "gap") {
+		t.Errorf("listener ended with %v", pe)
+	}
+}
