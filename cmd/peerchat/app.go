@@ -59,6 +59,10 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				Usage:     "wait for a peer to dial in, then chat",
 				ArgsUsage: " ",
 				Flags: append([]cli.Flag{
+					&cli.BoolFlag{Name: "keep-listening", Aliases: []string{"k"},
+						Usage: "after a chat ends, wait for the next peer instead of exiting (as ncat -k)"},
+					&cli.DurationFlag{Name: "resume-wait", Value: peer.DefaultResumeWait,
+						Usage: "after a connection breaks, how long to keep the conversation for the same peer to come back (others are told busy meanwhile); 0: do not wait"},
 					&cli.StringFlag{Name: "addr", Value: ":" + peer.DefaultPort, EnvVars: []string{"PEERCHAT_ADDR"},
 						Usage: "`HOST:PORT` to listen on (port 0 picks a free one; the address is printed)"},
 				}, sessionFlags()...),
@@ -66,10 +70,13 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				Action:       func(c *cli.Context) error { return listenAction(c, u) },
 			},
 			{
-				Name:         "dial",
-				Usage:        "connect to a listening peer, then chat",
-				ArgsUsage:    "HOST[:PORT]",
-				Flags:        sessionFlags(),
+				Name:      "dial",
+				Usage:     "connect to a listening peer, then chat",
+				ArgsUsage: "HOST[:PORT]",
+				Flags: append([]cli.Flag{
+					&cli.BoolFlag{Name: "no-reconnect",
+						Usage: "after a connection breaks, end the chat instead of reconnecting (with backoff up to 30s) and resending"},
+				}, sessionFlags()...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return dialAction(c, u) },
 			},
@@ -130,13 +137,19 @@ func sessionConfig(c *cli.Context, u *ui) (peer.Config, error) {
 	if d := c.Duration("heartbeat"); d < 10*time.Millisecond {
 		return peer.Config{}, usagef("--heartbeat %s is too short; use at least 10ms (default %s)", d, peer.DefaultHeartbeatInterval)
 	}
-	return peer.Config{
+	cfg := peer.Config{
 		Identity:          id,
 		Peer:              c.String("peer"),
 		PeerFingerprints:  pins,
 		Software:          "peerchat " + version(),
 		HeartbeatInterval: c.Duration("heartbeat"),
-	}, nil
+		Reconnect:         !c.Bool("no-reconnect"),
+		ResumeWait:        c.Duration("resume-wait"),
+	}
+	if c.IsSet("resume-wait") && cfg.ResumeWait == 0 {
+		cfg.ResumeWait = -1 // 0 means "do not wait"; the zero Config means the default
+	}
+	return cfg, nil
 }
 
 // noExtraArgs refuses arguments urfave/cli did not parse as flags: it stops
@@ -171,14 +184,23 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	defer l.Close()
 	u.notice("listening on %s as %s (fingerprint %s)", l.Addr(), sanitize(cfg.Identity.Name), peer.ShortFingerprint(cfg.Identity.Leaf))
-	s, err := l.Accept(c.Context)
-	if err != nil {
-		if c.Context.Err() != nil {
-			return nil // interrupted while nobody was connected
+	for {
+		s, err := l.Accept(c.Context)
+		if err != nil {
+			if c.Context.Err() != nil {
+				return nil // interrupted while nobody was connected
+			}
+			return &networkError{err}
 		}
-		return &networkError{err}
+		err = startChat(c, u, s)
+		if !c.Bool("keep-listening") || c.Context.Err() != nil {
+			return err
+		}
+		if err != nil && !errors.Is(err, errUndelivered) {
+			u.errorLine(err)
+		}
+		u.notice("waiting for the next peer on %s", l.Addr())
 	}
-	return startChat(c, u, s)
 }
 
 func dialAction(c *cli.Context, u *ui) error {

@@ -37,6 +37,8 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 			}
 			if m, ok := ev.(*peer.Message); ok {
 				u.message(m)
+			} else if text, ok := connectionNotice(ev, peerName); ok {
+				u.notice("%s", text)
 			}
 		}
 	}()

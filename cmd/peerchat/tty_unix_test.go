@@ -395,8 +395,8 @@ func TestTTYRestoresTheTerminal(t *testing.T) {
 		{"ctrl-d", nil, func(_ *proc, bob *ttyProc) { bob.typeKeys("\x04") }, 0, "", true},
 		{"sigterm", nil, func(_ *proc, bob *ttyProc) { bob.cmd.Process.Signal(syscall.SIGTERM) }, 0, "", true},
 		{"peer left", nil, func(alice *proc, _ *ttyProc) { alice.stdin.Close() }, 0, "-- alice left the chat", false},
-		{"peer gone", nil, func(alice *proc, _ *ttyProc) { alice.cmd.Process.Kill() }, exitNetwork, "!! connection lost: alice closed the connection without saying goodbye", false},
-		{"heartbeat lost", []string{"--heartbeat", "50ms"}, func(alice *proc, _ *ttyProc) { alice.stop() }, exitNetwork, "!! .*nothing from alice for", false},
+		{"peer gone", []string{"--no-reconnect"}, func(alice *proc, _ *ttyProc) { alice.cmd.Process.Kill() }, exitNetwork, "!! connection lost: alice closed the connection without saying goodbye", false},
+		{"heartbeat lost", []string{"--heartbeat", "50ms", "--no-reconnect"}, func(alice *proc, _ *ttyProc) { alice.stop() }, exitNetwork, "!! .*nothing from alice for", false},
 		{"undelivered", []string{"--linger", "300ms"}, func(alice *proc, bob *ttyProc) {
 			alice.stop() // her kernel takes the bytes, she never acknowledges them
 			bob.typeKeys("are you there?\r")

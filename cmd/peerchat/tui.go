@@ -409,6 +409,10 @@ func (c *ttyChat) event(ev peer.Event) {
 		c.checkLeft()
 	case peer.Pong:
 		c.sc.notice(fmt.Sprintf("round trip to %s: %s", c.peerName, roundDuration(ev.RTT)), false)
+	case peer.Disconnected, peer.Reconnecting, peer.Reconnected:
+		text, _ := connectionNotice(ev, c.peerName)
+		_, lost := ev.(peer.Disconnected)
+		c.sc.notice(text, lost)
 	case fmt.Stringer:
 		c.sc.notice(ev.String(), false)
 	case error:
