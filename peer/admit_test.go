@@ -29,19 +29,7 @@ func waitRejections(t *testing.T, rejected <-chan rejection, want string, n int)
 // startCountingListener is startListener with room for many refusals.
 func startCountingListener(t *testing.T, cfg peer.Config) (*peer.Listener, <-chan rejection) {
 	t.Helper()
-	rejected := make(chan rejection, 4096)
-	cfg.OnReject = func(addr net.Addr, err error) {
-		select {
-		case rejected <- rejection{addr, err}:
-		default:
-		}
-	}
-	l, err := peer.Listen("127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, rejected
+	return startListenerWithRoom(t, cfg, 4096)
 }
 
 func TestSilentConnectionsCannotLockOutThePeer(t *testing.T) {

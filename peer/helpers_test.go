@@ -31,7 +31,14 @@ type rejection struct {
 // listener refuses.
 func startListener(t *testing.T, cfg peer.Config) (*peer.Listener, <-chan rejection) {
 	t.Helper()
-	rejected := make(chan rejection, 16)
+	return startListenerWithRoom(t, cfg, 16)
+}
+
+// startListenerWithRoom is startListener keeping up to room refusals;
+// more are dropped.
+func startListenerWithRoom(t *testing.T, cfg peer.Config, room int) (*peer.Listener, <-chan rejection) {
+	t.Helper()
+	rejected := make(chan rejection, room)
 	cfg.OnReject = func(addr net.Addr, err error) {
 		select {
 		case rejected <- rejection{addr, err}:
