@@ -55,7 +55,24 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 		case line := <-lines:
 			parts := splitMessage(line)
 			for i, part := range parts {
-				if _, err := s.Send(part); err != nil {
+				_, err := s.Send(part)
+				if errors.Is(err, peer.ErrQueueFull) {
+					// Disconnected for long with much typed: stop reading
+					// input until the peer has taken what is queued, so
+					// that a pipe slows down instead of losing lines.
+					u.notice("%s; waiting for room before reading more input", sanitize(err.Error()))
+					if err = s.Flush(ctx); err == nil {
+						_, err = s.Send(part)
+					}
+					if ctx.Err() != nil { // a signal while waiting
+						for _, p := range parts[i:] {
+							u.notice("not delivered to %s: %s", peerName, sanitize(p))
+						}
+						leave(s, u, peerName, ended, 2*time.Second)
+						return errUndelivered
+					}
+				}
+				if err != nil {
 					// The session ended under us: what could not even
 					// be sent is reported like what was not delivered.
 					for _, p := range parts[i:] {
