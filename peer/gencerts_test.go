@@ -86,17 +86,24 @@ func mustGenCerts(t *testing.T, args ...string) string {
 	return out
 }
 
-func readCert(t *testing.T, path string) *x509.Certificate {
+// readPEM returns the DER of the first PEM block in path, which must be
+// of type typ.
+func readPEM(t *testing.T, path, typ string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" {
-		t.Fatalf("%s: no PEM CERTIFICATE block", path)
+	if block == nil || block.Type != typ {
+		t.Fatalf("%s: no PEM %s block", path, typ)
 	}
-	c, err := x509.ParseCertificate(block.Bytes)
+	return block.Bytes
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(readPEM(t, path, "CERTIFICATE"))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -752,15 +759,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 
 func readCRL(t *testing.T, path string) *x509.RevocationList {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "X509 CRL" {
-		t.Fatalf("%s: no PEM X509 CRL block", path)
-	}
-	crl, err := x509.ParseRevocationList(block.Bytes)
+	crl, err := x509.ParseRevocationList(readPEM(t, path, "X509 CRL"))
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
