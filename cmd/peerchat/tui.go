@@ -425,6 +425,16 @@ func (c *ttyChat) sent(r sendResult) {
 	switch {
 	case r.err == nil && !r.out.ping:
 		c.sc.own(r.msg)
+	case errors.Is(r.err, peer.ErrQueueFull) && !r.out.ping:
+		// Nothing was lost: the line goes back on the input line, unless
+		// the user has started another, and can be sent again later.
+		c.sc.notice(sanitize(r.err.Error()), true)
+		if c.sc.ed.empty() {
+			c.sc.ed.set(r.out.text)
+			c.sc.redraw()
+		} else {
+			c.sc.notice("not sent: "+sanitize(r.out.text), true)
+		}
 	case r.err != nil && !r.out.ping && r.msg.ID == 0:
 		// The session had ended: the line never left. (One that may have
 		// left is in s.Pending, and reported from there.)
