@@ -39,6 +39,8 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 				u.message(m)
 			} else if text, ok := connectionNotice(ev, peerName); ok {
 				u.notice("%s", text)
+			} else if text, _, ok := fileNotice(ev, peerName); ok {
+				u.notice("%s", text)
 			}
 		}
 	}()

@@ -413,6 +413,9 @@ func (c *ttyChat) event(ev peer.Event) {
 		text, _ := connectionNotice(ev, c.peerName)
 		_, lost := ev.(peer.Disconnected)
 		c.sc.notice(text, lost)
+	case peer.FileOffered, peer.FileReceived, peer.FileFailed:
+		text, failed, _ := fileNotice(ev, c.peerName)
+		c.sc.notice(text, failed)
 	case fmt.Stringer:
 		c.sc.notice(ev.String(), false)
 	case error:

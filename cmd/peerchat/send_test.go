@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSendToAcceptingListener: peerchat send delivers each file, verified,
+// into the listener's --download-dir, and exits 0.
+func TestSendToAcceptingListener(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "-k", "--accept-files", "--download-dir", down)
+	src := t.TempDir()
+	want := map[string][]byte{}
+	var paths []string
+	for _, name := range []string{"a.bin", "b.txt"} {
+		b := make([]byte, 300<<10)
+		rand.Read(b)
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name], paths = b, append(paths, p)
+	}
+	_, stderr, code := runPeerchat(t, "", append([]string{"send", "--certs-dir", dir, "--name", "bob", addr}, paths...)...)
+	if code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, stderr)
+	}
+	for name, b := range want {
+		if !strings.Contains(stderr, "sent "+name) {
+			t.Errorf("send did not report %s:\n%s", name, stderr)
+		}
+		got, err := os.ReadFile(filepath.Join(down, name))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%s differs on the listener's side (err %v)", name, err)
+		}
+	}
+	l.waitLine(`^peerchat: received b\.txt \(300\.0 KiB\) from bob, verified, saved as `)
+}
+
+// TestSendToRefusingListener: without --accept-files the listener refuses
+// every file, and send exits with the not-delivered status.
+func TestSendToRefusingListener(t *testing.T) {
+	dir := certsDir(t)
+	_, addr := listen(t, "--certs-dir", dir, "--name", "alice")
+	p := filepath.Join(t.TempDir(), "x.bin")
+	os.WriteFile(p, []byte("hello"), 0o644)
+	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p)
+	if code != exitUndelivered {
+		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
+	}
+	if !strings.Contains(stderr, "x.bin was not delivered: file refused: alice: this side does not accept files") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestSendUsage(t *testing.T) {
+	dir := certsDir(t)
+	for _, args := range [][]string{
+		{"send", "--certs-dir", dir, "--name", "bob", "localhost"},
+		{"send", "--certs-dir", dir, "--name", "bob", "localhost", "/nonexistent/file"},
+		{"listen", "--certs-dir", dir, "--name", "alice", "--download-dir", t.TempDir()},
+		{"listen", "--certs-dir", dir, "--name", "alice", "--accept-files", "--max-file-size", "lots"},
+	} {
+		_, stderr, code := runPeerchat(t, "", args...)
+		if code == 0 {
+			t.Errorf("%v exited 0:\n%s", args, stderr)
+		}
+	}
+}
