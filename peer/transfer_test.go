@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,5 +272,23 @@ func TestSafeFileName(t *testing.T) {
 		if got, err := peer.SafeFileName(bad); err == nil {
 			t.Errorf("SafeFileName(%q) = %q, want an error", bad, got)
 		}
+	}
+}
+
+func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	// A download "directory" that is a file: no .part can be created in
+	// it, for root too (a read-only directory would not stop root).
+	down, _ := writeRandom(t, t.TempDir(), "not-a-dir", 1)
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
+	err := ds.SendFile(testContext(t), path, nil)
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot write the file") {
+		t.Errorf("sender: %v", err)
+	}
+	if ev, ok := (<-evs).(peer.FileFailed); !ok || !strings.Contains(ev.Err.Error(), "not a directory") {
+		t.Errorf("receiver: %+v", ev)
 	}
 }
