@@ -116,6 +116,9 @@ type Config struct {
 	DownloadDir string
 	// MaxFileSize refuses offers of bigger files; zero means no limit.
 	MaxFileSize int64
+	// discardFiles makes the receiver verify files and keep nothing
+	// (benchmarks only, see export_test.go).
+	discardFiles bool
 
 	// OnReject, for a listener, is told about every connection it refuses
 	// and why. It is called from the goroutine handling that connection.

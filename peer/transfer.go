@@ -124,7 +124,8 @@ type fileReply struct {
 type incoming struct {
 	name, part string
 	size, n    int64
-	f          *os.File // nil once failed
+	f          *os.File  // the .part; nil for a discarding receiver (benchmarks)
+	w          io.Writer // where data goes: f, or io.Discard; nil once ended
 	h          *blake3.Hasher
 	bad        bool // digest mismatch: the next offer starts again from 0
 }
@@ -283,11 +284,15 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		in.close()
 		in = nil
 	}
-	if in == nil || in.f == nil || in.bad {
+	if in == nil || in.w == nil || in.bad {
 		if in != nil {
 			in.close()
 		}
-		in, err = s.openPart(name, int64(size), in != nil && in.bad)
+		if s.cfg.discardFiles {
+			in, err = &incoming{name: name, size: int64(size), w: io.Discard, h: blake3.New()}, nil
+		} else {
+			in, err = s.openPart(name, int64(size), in != nil && in.bad)
+		}
 		if err != nil {
 			return s.refuse(id, name, err)
 		}
@@ -311,7 +316,7 @@ func (s *Session) openPart(name string, size int64, restart bool) (*incoming, er
 	if err != nil {
 		return nil, fmt.Errorf("cannot write the file: %w", err)
 	}
-	in := &incoming{name: name, part: part, size: size, f: f, h: blake3.New()}
+	in := &incoming{name: name, part: part, size: size, f: f, w: f, h: blake3.New()}
 	fi, err := f.Stat()
 	if err != nil {
 		in.close()
@@ -341,6 +346,7 @@ func (s *Session) openPart(name string, size int64, restart bool) (*incoming, er
 }
 
 func (in *incoming) close() {
+	in.w = nil
 	if in.f != nil {
 		in.f.Close()
 		in.f = nil
@@ -358,7 +364,7 @@ func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
 
 func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	in := s.files.in[id]
-	if in == nil || in.f == nil {
+	if in == nil || in.w == nil {
 		// A transfer this side ended (cancelled, failed): chunks still
 		// on their way are dropped.
 		return nil, nil
@@ -369,7 +375,7 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	if in.n+int64(len(data)) > in.size {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
-	if _, err := in.f.Write(data); err != nil {
+	if _, err := in.w.Write(data); err != nil {
 		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err)), nil
 	}
 	in.h.Write(data)
@@ -379,7 +385,7 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 
 func (s *Session) fileDone(id uint64, digest []byte) Event {
 	in := s.files.in[id]
-	if in == nil || in.f == nil {
+	if in == nil || in.w == nil {
 		return nil
 	}
 	var sum [digestLen]byte
@@ -390,14 +396,20 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{0}, reasonBytes(err.Error())))
 		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}
 	}
-	if err := in.f.Sync(); err != nil {
-		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err))
+	var path string
+	if in.f != nil {
+		// Synced before the rename: a crash must not leave a complete
+		// name on incomplete data.
+		if err := in.f.Sync(); err != nil {
+			return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err))
+		}
+		in.close()
+		var err error
+		if path, err = placeFile(in.part, filepath.Join(s.cfg.DownloadDir, in.name)); err != nil {
+			return s.failIncoming(id, in, err)
+		}
 	}
 	in.close()
-	path, err := placeFile(in.part, filepath.Join(s.cfg.DownloadDir, in.name))
-	if err != nil {
-		return s.failIncoming(id, in, err)
-	}
 	delete(s.files.in, id)
 	if s.files.done == nil {
 		s.files.done = make(map[uint64]bool)
@@ -462,9 +474,15 @@ func (s *Session) SendFile(ctx context.Context, path string, progress func(sent,
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
-	name, size := filepath.Base(path), fi.Size()
-	if len(name) > maxFileName {
-		return fmt.Errorf("file name %s is over %d bytes", name, maxFileName)
+	return s.SendReader(ctx, filepath.Base(path), f, fi.Size(), progress)
+}
+
+// SendReader is SendFile for size bytes read from r, offered as name. r is
+// read again from the offset the receiver asks for, after a reconnection
+// or a digest mismatch.
+func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, size int64, progress func(sent, size int64)) error {
+	if len(name) > maxFileName || name == "" {
+		return fmt.Errorf("file name %q is empty or over %d bytes", name, maxFileName)
 	}
 	fs := &s.files
 	ch := make(chan fileReply, 8)
@@ -481,7 +499,7 @@ func (s *Session) SendFile(ctx context.Context, path string, progress func(sent,
 		delete(fs.out, id)
 		fs.mu.Unlock()
 	}()
-	x := &sending{s: s, f: f, id: id, name: name, size: size, ch: ch, progress: progress, buf: make([]byte, ChunkSize)}
+	x := &sending{s: s, f: r, id: id, name: name, size: size, ch: ch, progress: progress, buf: make([]byte, ChunkSize)}
 	for attempt := 1; ; {
 		ok, err := x.attempt(ctx)
 		switch {
@@ -511,7 +529,7 @@ func (s *Session) cancelFile(id uint64, reason string) {
 
 type sending struct {
 	s        *Session
-	f        *os.File
+	f        io.ReaderAt
 	id       uint64
 	name     string
 	size     int64
