@@ -423,6 +423,11 @@ func (s *Session) attach(l *link, info PeerInfo, theirs, ours hello) (bool, erro
 	if err := s.install(l, info); err != nil {
 		return false, err
 	}
+	if restarted {
+		// Transfer ids are the peer's previous life's: a new one could
+		// collide with a file already received.
+		s.files.forgetIncoming()
+	}
 	if again {
 		s.evq = append(s.evq, Reconnected{Peer: info, Resent: resent, PeerRestarted: restarted})
 		if delivered > 0 {

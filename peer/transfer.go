@@ -247,6 +247,15 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 	return nil, nil
 }
 
+// forgetIncoming drops the receiving state of a peer that restarted: its
+// .part files stay, and are resumed when it offers them again.
+func (fs *files) forgetIncoming() {
+	for _, in := range fs.in {
+		in.close()
+	}
+	fs.in, fs.done = nil, nil
+}
+
 // reply hands a receiver's answer to the SendFile waiting for it.
 func (s *Session) reply(id uint64, r fileReply) {
 	s.files.mu.Lock()

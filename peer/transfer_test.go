@@ -292,3 +292,39 @@ func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
 		t.Errorf("receiver: %+v", ev)
 	}
 }
+
+// TestRestartedSenderStartsNewIDs: a sender that restarted numbers its
+// transfers from 1 again; the receiver must not take its first file for
+// the one it received under that id before the restart.
+func TestRestartedSenderStartsNewIDs(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir = down
+	l, _ := startListener(t, lcfg)
+	ls, ds := dialAccept(t, l, l.Addr().String(), reconnecting(resumeConfig(bob)))
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	src := t.TempDir()
+	first, _ := writeRandom(t, src, "first.bin", 1000)
+	second, want := writeRandom(t, src, "second.bin", 2000)
+	if err := ds.SendFile(testContext(t), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, evs)
+	peer.Kill(ds)
+
+	ds2, err := peer.Dial(testContext(t), l.Addr().String(), reconnecting(resumeConfig(bob)))
+	if err != nil {
+		t.Fatalf("the restarted bob's dial: %v", err)
+	}
+	t.Cleanup(func() { ds2.Close() })
+	go endOf(ds2)
+	if err := ds2.SendFile(testContext(t), second, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := waitReceived(t, evs)
+	if b, err := os.ReadFile(filepath.Join(down, "second.bin")); err != nil || !bytes.Equal(b, want) || got.Name != "second.bin" {
+		t.Fatalf("the restarted sender's file was not received (%+v, %v)", got, err)
+	}
+}
