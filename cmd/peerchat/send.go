@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -88,7 +89,7 @@ func sendAction(c *cli.Context, u *ui) error {
 	failed := 0
 	for _, f := range files {
 		name := filepath.Base(f)
-		err := s.SendFile(c.Context, f, nil)
+		err := s.SendFile(c.Context, f, progressReporter(u, sanitize(name)))
 		switch {
 		case err == nil:
 			fi, _ := os.Stat(f)
@@ -154,4 +155,35 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a positive size")
 	}
 	return n * mult, nil
+}
+
+// progressReporter shows a transfer's progress, four times a second at
+// most: "sending NAME: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s".
+func progressReporter(u *ui, name string) func(sent, size int64) {
+	start := time.Now()
+	var last time.Time
+	var from int64 = -1
+	return func(sent, size int64) {
+		now := time.Now()
+		if from < 0 || sent < from {
+			from, start = sent, now // resumed: the rate counts from here
+		}
+		if now.Sub(last) < 250*time.Millisecond && sent != size {
+			return
+		}
+		last = now
+		u.progress(progressText(name, sent, size, sent-from, now.Sub(start)))
+	}
+}
+
+func progressText(name string, sent, size, moved int64, took time.Duration) string {
+	pct := 100
+	if size > 0 {
+		pct = int(sent * 100 / size)
+	}
+	text := fmt.Sprintf("sending %s: %d%% (%s of %s)", name, pct, fileSize(sent), fileSize(size))
+	if took > 100*time.Millisecond {
+		text += fmt.Sprintf(" at %s/s", fileSize(int64(float64(moved)/took.Seconds())))
+	}
+	return text
 }
