@@ -123,7 +123,7 @@ func startChat(c *cli.Context, u *ui, s *peer.Session) error {
 			linger:    c.Duration("linger"),
 		})
 	}
-	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"), c.Bool("accept-files"))
 }
 
 // useColor follows --no-color, the NO_COLOR convention (set and not

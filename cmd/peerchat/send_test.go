@@ -90,3 +90,23 @@ func TestProgressText(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptFilesWithoutInput: a receiver started from a script with no
+// input (stdin at its end) stays until the sender leaves, then exits 0.
+func TestAcceptFilesWithoutInput(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	l.stdin.Close()
+	p := filepath.Join(t.TempDir(), "late.bin")
+	os.WriteFile(p, []byte("arrives after the listener's input ended"), 0o644)
+	if _, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p); code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, stderr)
+	}
+	if code := l.wait(); code != 0 {
+		t.Fatalf("listener exited %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(down, "late.bin")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -95,7 +95,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	raw, err := makeRaw(int(in.Fd()))
 	if err != nil {
 		// Not a terminal we can drive after all: chat line by line.
-		return chat(ctx, s, in, u, o.linger)
+		return chat(ctx, s, in, u, o.linger, false)
 	}
 	defer raw.restore()
 
