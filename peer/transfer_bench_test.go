@@ -46,7 +46,7 @@ func peakHeap() (stop func() uint64) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(20 * time.Millisecond)
+		t := time.NewTicker(200 * time.Millisecond) // ReadMemStats stops the world: rarely
 		defer t.Stop()
 		for {
 			var ms runtime.MemStats
