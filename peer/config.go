@@ -111,6 +111,15 @@ type Config struct {
 	// Zero means DefaultQueueBytes.
 	QueueBytes int
 
+	// DownloadDir is where files offered by the peer are received (as
+	// NAME.part until verified); empty refuses every file.
+	DownloadDir string
+	// MaxFileSize refuses offers of bigger files; zero means no limit.
+	MaxFileSize int64
+	// discardFiles makes the receiver verify files and keep nothing
+	// (benchmarks only, see export_test.go).
+	discardFiles bool
+
 	// OnReject, for a listener, is told about every connection it refuses
 	// and why. It is called from the goroutine handling that connection.
 	OnReject func(remote net.Addr, err error)

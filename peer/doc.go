@@ -92,7 +92,9 @@
 //	                 send again) on this connection
 //	flags  u8        bit 0, from a dialer: it will reconnect, so keep the
 //	                 conversation for it; bit 1, from a listener: it still
-//	                 has a connection up in conversation conv
+//	                 has a connection up in conversation conv; bit 2, from
+//	                 either: it understands the file frames (types 8–14),
+//	                 which are never sent to a peer without it
 //
 // The listener speaks first, so its block describes the conversation it
 // holds for the certificate that just connected (it knows the certificate
@@ -119,4 +121,19 @@
 // connection is dead. A reconnection must reach the certificate name of
 // the first connection: a listener now proving another name is a
 // [*TrustError], and the conversation ends.
+//
+// # Files
+//
+// [Session.SendFile] sends a file over the same connection, beside the
+// messages and never through their queue (see transfer.go and
+// docs/PROTOCOL.md §3.6): offer, accept with the offset the receiver
+// already holds in its NAME.part, chunks of at most [ChunkSize] each
+// written on its own turn of the write lock (a message waits behind one
+// chunk at most), and the BLAKE3 digest of the whole file, which the
+// receiver computes as it writes and checks before it syncs and renames.
+// A reconnection or a restart resumes from the .part by offering again; a
+// mismatch starts again from 0. The receiver takes files only with
+// [Config.DownloadDir] set, reports them as [FileOffered], [FileReceived]
+// and [FileFailed] events, and never writes outside that directory or
+// over an existing file.
 package peer

@@ -49,3 +49,21 @@ func (c Config) WithDefaultsForTest() Config { return c.withDefaults() }
 
 // Backoff is the wait before reconnection attempt n, drawn from r.
 func Backoff(cfg Config, n int, r *rand.Rand) time.Duration { return backoff(cfg, n, r) }
+
+// WriteFrame writes one raw frame on the session's connection, as a
+// hostile or buggy peer might.
+func WriteFrame(s *Session, t byte, payload []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.link == nil {
+		return ErrConnectionLost
+	}
+	return s.write(s.link, appendFrame(s.wbuf[:0], frameType(t), payload))
+}
+
+// DiscardingFiles makes c receive files into nothing: each is hashed and
+// verified, and dropped. For benchmarks that must not measure the disk.
+func DiscardingFiles(c Config) Config {
+	c.DownloadDir, c.discardFiles = "/nonexistent", true
+	return c
+}

@@ -190,7 +190,7 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 			fmt.Errorf("refused %s: %w", info.Name, ErrBusy))
 		return
 	}
-	ours := hello{Version: ProtocolVersion, Name: l.self, Software: l.cfg.Software, Resume: &resumeInfo{First: 1}}
+	ours := hello{Version: ProtocolVersion, Name: l.self, Software: l.cfg.Software, Resume: &resumeInfo{First: 1, Flags: flagFiles}}
 	if mode == modeResume {
 		ours.Resume = held.resumeBlock()
 	}

@@ -320,7 +320,7 @@ func (s *Session) fingerprint() string {
 func (s *Session) resumeBlock() *resumeInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &resumeInfo{Conv: s.conv, Recv: s.received, First: s.acked + 1}
+	r := &resumeInfo{Conv: s.conv, Recv: s.received, First: s.acked + 1, Flags: flagFiles}
 	if s.cur != nil && !s.cur.broken() {
 		r.Flags |= flagConnected
 	}
@@ -353,7 +353,7 @@ func (s *Session) dialerHello(theirs hello, info PeerInfo) (hello, error) {
 	if !matched && r.Flags&flagConnected != 0 {
 		return ours, &netError{fmt.Sprintf("%s (at %s) is busy: it is already in a chat with %s from another session", info.Name, hostport, s.self), ErrBusy}
 	}
-	resume := &resumeInfo{Conv: s.conv, First: s.acked + 1}
+	resume := &resumeInfo{Conv: s.conv, First: s.acked + 1, Flags: flagFiles}
 	if matched {
 		if r.Recv > s.lastID {
 			return ours, protocolErrorf("the listener says it received message %d, which was never sent", r.Recv)
@@ -382,7 +382,7 @@ func (s *Session) attach(l *link, info PeerInfo, theirs, ours hello) (bool, erro
 		// A peer from before resumption (dialerHello and the listener
 		// refuse it on a reconnection): the conversation ends with
 		// this connection.
-		s.peerResumes = false
+		s.peerResumes, s.peerFiles = false, false
 		s.mu.Unlock()
 		return true, s.install(l, info)
 	}
@@ -418,9 +418,15 @@ func (s *Session) attach(l *link, info PeerInfo, theirs, ours hello) (bool, erro
 	}
 	resent := int(s.lastID - s.acked)
 	s.peerResumes = s.dial != nil || r.Flags&flagReconnects != 0
+	s.peerFiles = r.Flags&flagFiles != 0
 	s.mu.Unlock()
 	if err := s.install(l, info); err != nil {
 		return false, err
+	}
+	if restarted {
+		// Transfer ids are the peer's previous life's: a new one could
+		// collide with a file already received.
+		s.files.forgetIncoming()
 	}
 	if again {
 		s.evq = append(s.evq, Reconnected{Peer: info, Resent: resent, PeerRestarted: restarted})
@@ -453,6 +459,7 @@ func (s *Session) install(l *link, info PeerInfo) error {
 	// a peer's previous life.
 	s.ackUpTo, s.ackOwed = 0, false
 	s.pongOwed = s.pongOwed[:0]
+	s.ctlExtra = s.ctlExtra[:0] // file answers are given again on the new connection
 	s.ctlMu.Unlock()
 	s.wmu.Lock()
 	s.link, s.sent = l, sent

@@ -118,6 +118,7 @@ type Session struct {
 	ackUpTo  uint64 // highest id received, to acknowledge
 	ackOwed  bool
 	pongOwed []uint64
+	ctlExtra []byte // file control frames (transfer.go)
 	ctlTimer *time.Timer
 	ctlArmed bool // ctlTimer is set to fire
 
@@ -126,6 +127,7 @@ type Session struct {
 	peer        PeerInfo
 	conv        convID
 	peerResumes bool      // the peer can resume this conversation, and means to
+	peerFiles   bool      // the peer's hello says it understands file frames
 	pending     []Message // pending[head:]: sent and not yet acknowledged; ids acked+1…lastID
 	head        int
 	queued      int    // bytes of text in pending[head:]
@@ -154,6 +156,8 @@ type Session struct {
 	endOnce sync.Once
 	endErr  error
 	onEnd   func()
+
+	files files // file transfers (transfer.go)
 }
 
 func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
@@ -298,6 +302,8 @@ func (s *Session) takeControl(b []byte) []byte {
 		b = appendU64Frame(b, framePong, n)
 	}
 	s.pongOwed = s.pongOwed[:0]
+	b = append(b, s.ctlExtra...)
+	s.ctlExtra = s.ctlExtra[:0]
 	return b
 }
 
@@ -352,7 +358,7 @@ func (s *Session) owe(ack uint64, pong uint64) {
 func (s *Session) sendOwed() {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
-	if (s.ackOwed || len(s.pongOwed) > 0) && !s.ctlArmed {
+	if (s.ackOwed || len(s.pongOwed) > 0 || len(s.ctlExtra) > 0) && !s.ctlArmed {
 		s.ctlArmed = true
 		s.ctlTimer.Reset(0)
 	}
@@ -479,6 +485,9 @@ func (s *Session) handle(t frameType, p []byte) (Event, error) {
 			return nil, err
 		}
 		return nil, re.asError()
+	}
+	if t >= frameFileOffer && t <= frameFileCancel {
+		return s.handleFile(t, p)
 	}
 	if t == frameHello {
 		return nil, protocolErrorf("unexpected hello frame after the hello exchange")

@@ -62,6 +62,9 @@ func (t frameType) String() string {
 	case frameError:
 		return "error"
 	}
+	if n := fileFrameName(t); n != "" {
+		return n
+	}
 	return fmt.Sprintf("unknown frame type %d", byte(t))
 }
 
@@ -174,6 +177,10 @@ const (
 	// conversation id is then a second session of the same certificate,
 	// and busy.
 	flagConnected byte = 1 << 1
+	// flagFiles, from either side: it understands the file frames (types
+	// 8–14). A peer without it treats them as protocol errors, so no file
+	// is offered to it.
+	flagFiles byte = 1 << 2
 )
 
 func (h hello) append(b []byte) []byte {

@@ -65,6 +65,12 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 						Usage: "after a connection breaks, how long to keep the conversation for the same peer to come back (others are told busy meanwhile); 0: do not wait"},
 					&cli.StringFlag{Name: "addr", Value: ":" + peer.DefaultPort, EnvVars: []string{"PEERCHAT_ADDR"},
 						Usage: "`HOST:PORT` to listen on (port 0 picks a free one; the address is printed)"},
+					&cli.BoolFlag{Name: "accept-files",
+						Usage: "receive the files the peer sends (peerchat send, /send) into --download-dir; without it every file is refused"},
+					&cli.StringFlag{Name: "download-dir", Value: ".",
+						Usage: "`DIR` where received files are written, as NAME.part until complete and verified; an existing file is never replaced"},
+					&cli.StringFlag{Name: "max-file-size",
+						Usage: "refuse offered files bigger than `SIZE` (bytes, or with K, M, G: 500M); default: no limit"},
 				}, sessionFlags()...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return listenAction(c, u) },
@@ -80,6 +86,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return dialAction(c, u) },
 			},
+			sendCommand(u),
 			certsCommand(u),
 		},
 	}
@@ -116,7 +123,7 @@ func startChat(c *cli.Context, u *ui, s *peer.Session) error {
 			linger:    c.Duration("linger"),
 		})
 	}
-	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"))
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"), c.Bool("accept-files"))
 }
 
 // useColor follows --no-color, the NO_COLOR convention (set and not
@@ -173,6 +180,9 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	cfg, err := sessionConfig(c, u)
 	if err != nil {
+		return err
+	}
+	if cfg.DownloadDir, cfg.MaxFileSize, err = fileOptions(c); err != nil {
 		return err
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)

@@ -38,3 +38,35 @@ func connectionNotice(ev peer.Event, peerName string) (text string, ok bool) {
 	}
 	return "", false
 }
+
+// fileNotice puts a file event into words; ok is false for other events.
+// Names come from the peer and pass through sanitize.
+func fileNotice(ev peer.Event, peerName string) (text string, failed, ok bool) {
+	switch ev := ev.(type) {
+	case peer.FileOffered:
+		text = fmt.Sprintf("receiving %s (%s) from %s", sanitize(ev.Name), fileSize(ev.Size), peerName)
+		if ev.Offset > 0 {
+			text += fmt.Sprintf(", resuming at %s", fileSize(ev.Offset))
+		}
+		return text, false, true
+	case peer.FileReceived:
+		return fmt.Sprintf("received %s (%s) from %s, verified, saved as %s", sanitize(ev.Name), fileSize(ev.Size), peerName, sanitize(ev.Path)), false, true
+	case peer.FileFailed:
+		return fmt.Sprintf("file %s from %s: %s", sanitize(ev.Name), peerName, sanitize(ev.Err.Error())), true, true
+	}
+	return "", false, false
+}
+
+// fileSize writes n bytes for people: 300 bytes, 12.0 KiB, 1.5 GiB.
+func fileSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

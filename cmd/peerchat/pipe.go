@@ -20,8 +20,10 @@ const lingerTimeout = 10 * time.Second
 // chat runs a conversation in pipe mode: every line of in is a message,
 // every message received is a line on stdout. It returns when in ends (after
 // delivering what was sent), when the peer leaves, when the session fails,
-// or when ctx is cancelled (a signal).
-func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration) error {
+// or when ctx is cancelled (a signal). With receiving set (listen
+// --accept-files), the end of input does not end the chat: a receiver run
+// from a script with no input stays until the sender leaves.
+func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration, receiving bool) error {
 	u.connected(s)
 	peerName := sanitize(s.Peer().Name)
 
@@ -38,6 +40,8 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 			if m, ok := ev.(*peer.Message); ok {
 				u.message(m)
 			} else if text, ok := connectionNotice(ev, peerName); ok {
+				u.notice("%s", text)
+			} else if text, _, ok := fileNotice(ev, peerName); ok {
 				u.notice("%s", text)
 			}
 		}
@@ -84,6 +88,10 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 		case err := <-inputDone:
 			if err != nil {
 				u.notice("reading input: %v", err)
+			}
+			if receiving {
+				inputDone = nil // stay to receive files until the peer leaves
+				continue
 			}
 			return leave(s, u, peerName, ended, linger)
 		case err := <-ended:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -622,4 +623,33 @@ func TestTTYListenerShowsNoticesInTheConversation(t *testing.T) {
 		t.Fatalf("alice exited %d", code)
 	}
 	bob.waitLine(`^peerchat: alice left the chat$`)
+}
+
+// TestTTYSendsAFile: /send delivers a file to a listener with
+// --accept-files while the chat goes on, and reports it verified.
+func TestTTYSendsAFile(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	alice, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	bob := startTTY(t, 24, 120, []string{"NO_COLOR=1"}, "dial", "--certs-dir", dir, "--name", "bob", addr)
+	alice.waitLine("connected to bob")
+	bob.waitRow(`^` + clock + ` -- connected to alice`)
+	src := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(src, []byte("some notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bob.typeKeys("/send " + src + "\r")
+	bob.typeKeys("while it goes\r")
+	bob.waitRow(`^` + clock + ` -- sent notes\.txt to alice, verified$`)
+	alice.waitOut(`bob: while it goes$`)
+	alice.waitLine(`^peerchat: received notes\.txt \(11 bytes\) from bob, verified, saved as `)
+	if b, err := os.ReadFile(filepath.Join(down, "notes.txt")); err != nil || string(b) != "some notes\n" {
+		t.Fatalf("received %q, %v", b, err)
+	}
+	bob.typeKeys("/send /nonexistent\r")
+	bob.waitRow(`^` + clock + ` !! stat /nonexistent: no such file or directory$`)
+	bob.typeKeys("/cancel\r")
+	bob.waitRow(`^` + clock + ` -- files still being sent are stopped$`)
+	bob.typeKeys("/cancel\r")
+	bob.waitRow(`^` + clock + ` !! no file is being sent$`)
 }

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -83,6 +84,10 @@ type ttyChat struct {
 	endErr        error         // why the session ended, once it has
 	ended         bool          // endErr is set
 	outErr        error         // the terminal could not be written
+
+	u           *ui                // notices from the file senders
+	files       context.Context    // the files being sent; nil when none was
+	cancelFiles context.CancelFunc // /cancel, and the end of the chat
 }
 
 // chatTTY runs a conversation on the terminal in and out.
@@ -90,12 +95,13 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	raw, err := makeRaw(int(in.Fd()))
 	if err != nil {
 		// Not a terminal we can drive after all: chat line by line.
-		return chat(ctx, s, in, u, o.linger)
+		return chat(ctx, s, in, u, o.linger, false)
 	}
 	defer raw.restore()
 
 	width, height := terminalSize(int(out.Fd()))
 	c := &ttyChat{
+		u:        u,
 		s:        s,
 		sc:       newScreen(s.Name(), s.Peer().Name, width, height, o.color, o.hideInput),
 		out:      out,
@@ -106,6 +112,11 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	}
 
 	stop := make(chan struct{}) // closed when the loop is over
+	defer func() {
+		if c.cancelFiles != nil {
+			c.cancelFiles() // files still being sent stop with the chat
+		}
+	}()
 
 	keys := make(chan []byte)
 	keysEnded := make(chan error, 1)
@@ -347,13 +358,24 @@ func (c *ttyChat) command(line string) {
 		}
 	case "/ping":
 		c.queue = append(c.queue, outgoing{ping: true})
+	case "/send":
+		_, path, _ := strings.Cut(line, " ")
+		c.sendFile(strings.TrimSpace(path))
+	case "/cancel":
+		if c.cancelFiles == nil {
+			c.sc.notice("no file is being sent", true)
+			return
+		}
+		c.cancelFiles()
+		c.files, c.cancelFiles = nil, nil
+		c.sc.notice("files still being sent are stopped", false)
 	default:
 		c.sc.notice(fmt.Sprintf("unknown command %s; /help lists the commands, and //%s sends %q as a message", name, line[1:], line), true)
 	}
 }
 
 var helpLines = []string{
-	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
+	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /send PATH send a file; /cancel stop sending files; /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
 	"a line starting with / is a command: type //text to send /text",
 	"keys: ←/→ Ctrl-B/F move, Ctrl-←/→ Alt-B/F by word, Home/End Ctrl-A/E, Backspace Delete, Ctrl-U/K delete before/after the cursor, Ctrl-W the word before, ↑/↓ Ctrl-P/N your earlier lines, Ctrl-L redraw",
 	"marks: " + markPending + " sent, " + markDelivered + " delivered to the peer",
@@ -413,6 +435,9 @@ func (c *ttyChat) event(ev peer.Event) {
 		text, _ := connectionNotice(ev, c.peerName)
 		_, lost := ev.(peer.Disconnected)
 		c.sc.notice(text, lost)
+	case peer.FileOffered, peer.FileReceived, peer.FileFailed:
+		text, failed, _ := fileNotice(ev, c.peerName)
+		c.sc.notice(text, failed)
 	case fmt.Stringer:
 		c.sc.notice(ev.String(), false)
 	case error:
@@ -507,4 +532,43 @@ func (c *ttyChat) texts() []string {
 		}
 	}
 	return out
+}
+
+// sendFile sends the file at path on its own goroutine, and reports the
+// outcome as a notice: the chat goes on meanwhile. The goroutine ends
+// with the transfer, which ends with /cancel, the chat, or the session.
+func (c *ttyChat) sendFile(path string) {
+	if path == "" {
+		c.sc.notice("/send needs a file: /send PATH", true)
+		return
+	}
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, rest)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		if err == nil {
+			err = fmt.Errorf("%s is not a regular file", path)
+		}
+		c.sc.notice(sanitize(err.Error()), true)
+		return
+	}
+	if c.files == nil {
+		c.files, c.cancelFiles = context.WithCancel(context.Background())
+	}
+	ctx, name := c.files, sanitize(filepath.Base(path))
+	c.sc.notice(fmt.Sprintf("sending %s (%s) to %s…", name, fileSize(fi.Size()), c.peerName), false)
+	go func() {
+		err := c.s.SendFile(ctx, path, nil)
+		switch {
+		case err == nil:
+			c.u.notice("sent %s to %s, verified", name, c.peerName)
+		case ctx.Err() != nil:
+			c.u.notice("stopped sending %s", name)
+		default:
+			c.u.notice("%s was not sent: %s", name, sanitize(err.Error()))
+		}
+	}()
 }

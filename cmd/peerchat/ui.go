@@ -21,8 +21,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
+
+	"golang.org/x/term"
 
 	"peerchat/peer"
 )
@@ -38,6 +41,23 @@ type ui struct {
 	// sink, while the chat screen is up, takes notices into the
 	// conversation; it returns false once the screen no longer can.
 	sink func(text string) bool
+	// progressing: a progress line (see progress) is on stderr, to be
+	// erased by the next line.
+	progressing bool
+}
+
+// progress shows text on one stderr line that each call overwrites, when
+// stderr is a terminal; elsewhere (a log, a script) it prints nothing, so
+// that output stays one line per event.
+func (u *ui) progress(text string) {
+	f, ok := u.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	io.WriteString(u.stderr, "\rpeerchat: "+text+"\x1b[K")
+	u.progressing = true
 }
 
 // notice prints a line about the chat on stderr, or on the chat screen
@@ -56,6 +76,10 @@ func (u *ui) notice(format string, args ...any) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.progressing {
+		io.WriteString(u.stderr, "\r\x1b[K")
+		u.progressing = false
+	}
 	io.WriteString(u.stderr, "peerchat: "+text+eol)
 }
 

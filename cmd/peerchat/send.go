@@ -1,0 +1,189 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"peerchat/peer"
+)
+
+func sendCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:  "send",
+		Usage: "connect to a listening peer, send files, and wait until the peer has verified each",
+		Description: "The listener must run with --accept-files. Each file is hashed (BLAKE3) while it\n" +
+			"is sent and verified by the receiver; after a dropped connection the transfer\n" +
+			"resumes where it stopped. Exit status 0 only if every file arrived intact.",
+		ArgsUsage: "HOST[:PORT] FILE...",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "no-reconnect",
+				Usage: "after a connection breaks, give up instead of reconnecting and resuming the transfer"},
+		}, sessionFlags()...),
+		OnUsageError: onUsageError,
+		Action:       func(c *cli.Context) error { return sendAction(c, u) },
+	}
+}
+
+func sendAction(c *cli.Context, u *ui) error {
+	if c.Args().Len() < 2 {
+		return usagef("send needs the listener's address and at least one file: peerchat send [flags] HOST[:PORT] FILE..., e.g. peerchat send --name bob localhost notes.txt")
+	}
+	args := c.Args().Slice()
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-") {
+			return usagef("flags go before the address: put %s before %s", a, args[0])
+		}
+	}
+	if _, _, err := peer.SplitAddr(args[0]); err != nil {
+		return usagef("%v", err)
+	}
+	files := args[1:]
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("cannot send %s: %w", f, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return usagef("cannot send %s: not a regular file", f)
+		}
+	}
+	cfg, err := sessionConfig(c, u)
+	if err != nil {
+		return err
+	}
+	s, err := peer.Dial(c.Context, args[0], cfg)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return nil
+		}
+		return networkOrTrust(err)
+	}
+	defer s.Close()
+	u.connected(s)
+	peerName := sanitize(s.Peer().Name)
+
+	// Answers to the offers are read by Next; so is reconnection.
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := s.Next()
+			if err != nil {
+				ended <- err
+				return
+			}
+			if m, ok := ev.(*peer.Message); ok {
+				u.message(m)
+			} else if text, ok := connectionNotice(ev, peerName); ok {
+				u.notice("%s", text)
+			}
+		}
+	}()
+
+	failed := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		err := s.SendFile(c.Context, f, progressReporter(u, sanitize(name)))
+		switch {
+		case err == nil:
+			fi, _ := os.Stat(f)
+			u.notice("sent %s (%s) to %s, verified", name, fileSize(fi.Size()), peerName)
+			continue
+		case c.Context.Err() != nil:
+			return fmt.Errorf("interrupted while sending %s", name)
+		case s.Err() != nil:
+			// The conversation is over: no later file can go either.
+			return networkOrTrust(fmt.Errorf("sending %s: %w", name, s.Err()))
+		}
+		failed++
+		u.errorLine(fmt.Errorf("%s was not delivered: %w", name, err))
+	}
+	if failed > 0 {
+		// Each failure was reported; the exit status says "not delivered".
+		return fmt.Errorf("%d of %d files not delivered: %w", failed, len(files), errUndelivered)
+	}
+	return nil
+}
+
+// fileOptions reads the listener's --accept-files, --download-dir and
+// --max-file-size. An empty directory means files are refused.
+func fileOptions(c *cli.Context) (dir string, maxSize int64, err error) {
+	if s := c.String("max-file-size"); s != "" {
+		if maxSize, err = parseSize(s); err != nil {
+			return "", 0, usagef("--max-file-size %q: %v; use bytes or a number with K, M or G, e.g. 500M", s, err)
+		}
+	}
+	if !c.Bool("accept-files") {
+		if c.IsSet("download-dir") {
+			return "", 0, usagef("--download-dir has no effect without --accept-files; add --accept-files to receive files")
+		}
+		return "", maxSize, nil
+	}
+	dir = c.String("download-dir")
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", 0, usagef("--download-dir: %v; create it first or choose another", err)
+	}
+	if !fi.IsDir() {
+		return "", 0, usagef("--download-dir %s is not a directory", dir)
+	}
+	return dir, maxSize, nil
+}
+
+// parseSize reads 1000, 64K, 500M, 2G (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, errors.New("not a positive size")
+	}
+	return n * mult, nil
+}
+
+// progressReporter shows a transfer's progress, four times a second at
+// most: "sending NAME: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s".
+func progressReporter(u *ui, name string) func(sent, size int64) {
+	start := time.Now()
+	var last time.Time
+	var from int64 = -1
+	return func(sent, size int64) {
+		now := time.Now()
+		if from < 0 || sent < from {
+			from, start = sent, now // resumed: the rate counts from here
+		}
+		if now.Sub(last) < 250*time.Millisecond && sent != size {
+			return
+		}
+		last = now
+		u.progress(progressText(name, sent, size, sent-from, now.Sub(start)))
+	}
+}
+
+func progressText(name string, sent, size, moved int64, took time.Duration) string {
+	pct := 100
+	if size > 0 {
+		pct = int(sent * 100 / size)
+	}
+	text := fmt.Sprintf("sending %s: %d%% (%s of %s)", name, pct, fileSize(sent), fileSize(size))
+	if took > 100*time.Millisecond {
+		text += fmt.Sprintf(" at %s/s", fileSize(int64(float64(moved)/took.Seconds())))
+	}
+	return text
+}

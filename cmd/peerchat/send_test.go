@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSendToAcceptingListener: peerchat send delivers each file, verified,
+// into the listener's --download-dir, and exits 0.
+func TestSendToAcceptingListener(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "-k", "--accept-files", "--download-dir", down)
+	src := t.TempDir()
+	want := map[string][]byte{}
+	var paths []string
+	for _, name := range []string{"a.bin", "b.txt"} {
+		b := make([]byte, 300<<10)
+		rand.Read(b)
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name], paths = b, append(paths, p)
+	}
+	_, stderr, code := runPeerchat(t, "", append([]string{"send", "--certs-dir", dir, "--name", "bob", addr}, paths...)...)
+	if code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, stderr)
+	}
+	for name, b := range want {
+		if !strings.Contains(stderr, "sent "+name) {
+			t.Errorf("send did not report %s:\n%s", name, stderr)
+		}
+		got, err := os.ReadFile(filepath.Join(down, name))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%s differs on the listener's side (err %v)", name, err)
+		}
+	}
+	l.waitLine(`^peerchat: received b\.txt \(300\.0 KiB\) from bob, verified, saved as `)
+}
+
+// TestSendToRefusingListener: without --accept-files the listener refuses
+// every file, and send exits with the not-delivered status.
+func TestSendToRefusingListener(t *testing.T) {
+	dir := certsDir(t)
+	_, addr := listen(t, "--certs-dir", dir, "--name", "alice")
+	p := filepath.Join(t.TempDir(), "x.bin")
+	os.WriteFile(p, []byte("hello"), 0o644)
+	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p)
+	if code != exitUndelivered {
+		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
+	}
+	if !strings.Contains(stderr, "x.bin was not delivered: file refused: alice: this side does not accept files") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}
+
+func TestSendUsage(t *testing.T) {
+	dir := certsDir(t)
+	for _, args := range [][]string{
+		{"send", "--certs-dir", dir, "--name", "bob", "localhost"},
+		{"send", "--certs-dir", dir, "--name", "bob", "localhost", "/nonexistent/file"},
+		{"listen", "--certs-dir", dir, "--name", "alice", "--download-dir", t.TempDir()},
+		{"listen", "--certs-dir", dir, "--name", "alice", "--accept-files", "--max-file-size", "lots"},
+	} {
+		_, stderr, code := runPeerchat(t, "", args...)
+		if code == 0 {
+			t.Errorf("%v exited 0:\n%s", args, stderr)
+		}
+	}
+}
+
+func TestProgressText(t *testing.T) {
+	for _, tc := range []struct {
+		sent, size, moved int64
+		took              time.Duration
+		want              string
+	}{
+		{0, 1 << 30, 0, 0, "sending x.bin: 0% (0 bytes of 1.0 GiB)"},
+		{380 << 20, 1 << 30, 380 << 20, time.Second / 2, "sending x.bin: 37% (380.0 MiB of 1.0 GiB) at 760.0 MiB/s"},
+		{0, 0, 0, time.Second, "sending x.bin: 100% (0 bytes of 0 bytes) at 0 bytes/s"},
+	} {
+		if got := progressText("x.bin", tc.sent, tc.size, tc.moved, tc.took); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestAcceptFilesWithoutInput: a receiver started from a script with no
+// input (stdin at its end) stays until the sender leaves, then exits 0.
+func TestAcceptFilesWithoutInput(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	l.stdin.Close()
+	p := filepath.Join(t.TempDir(), "late.bin")
+	os.WriteFile(p, []byte("arrives after the listener's input ended"), 0o644)
+	if _, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p); code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, stderr)
+	}
+	if code := l.wait(); code != 0 {
+		t.Fatalf("listener exited %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(down, "late.bin")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,713 @@
+package peer
+
+// File transfer: files travel over the conversation's connection as their
+// own stream, beside the messages and never through their queue. The
+// sender offers (id, size, name); the receiver answers with the offset it
+// already holds (its NAME.part) or a refusal; the sender streams chunks
+// from there, one per turn of the write lock so that a message waits
+// behind one chunk at most, then the BLAKE3 digest of the whole file. The
+// receiver hashes as it writes (the .part prefix it kept first), verifies,
+// syncs and renames. Reliability comes from that handshake, not from
+// acknowledgements: after a reconnection the sender offers again and the
+// receiver answers with what it has, so no file byte is ever held in memory
+// beyond one chunk.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
+)
+
+const (
+	frameFileOffer    frameType = 8  // id u64, size u64, name (rest of payload, UTF-8)
+	frameFileAccept   frameType = 9  // id u64, offset u64: the receiver holds bytes [0, offset)
+	frameFileReject   frameType = 10 // id u64, reason text
+	frameFileChunk    frameType = 11 // id u64, data (at most ChunkSize bytes)
+	frameFileDone     frameType = 12 // id u64, BLAKE3-256 digest of the whole file (32 bytes)
+	frameFileVerified frameType = 13 // id u64, ok u8 (1 intact, 0 digest mismatch), reason text
+	frameFileCancel   frameType = 14 // id u64, reason text; either side ends the transfer
+)
+
+// ChunkSize is the most file data in one chunk frame: a message never
+// waits behind more than this.
+const ChunkSize = 32 << 10
+
+// sendChunk is the data this side puts in a chunk: the whole frame is then
+// 32 KiB, two full TLS records, rather than two and a 13-byte third, which
+// would cost a record and a system call per chunk for nothing.
+const sendChunk = ChunkSize - headerLen - 8
+
+const (
+	digestLen       = 32
+	maxFileName     = 255
+	maxSendAttempts = 3 // digest mismatches before the sender gives up
+)
+
+func fileFrameName(t frameType) string {
+	switch t {
+	case frameFileOffer:
+		return "file offer"
+	case frameFileAccept:
+		return "file accept"
+	case frameFileReject:
+		return "file reject"
+	case frameFileChunk:
+		return "file chunk"
+	case frameFileDone:
+		return "file done"
+	case frameFileVerified:
+		return "file verified"
+	case frameFileCancel:
+		return "file cancel"
+	}
+	return ""
+}
+
+// FileOffered reports, on the receiving side, a file the peer offered and
+// this side accepted: it is written to Path+".part" from Offset on.
+type FileOffered struct {
+	ID     uint64
+	Name   string // the offered name, reduced to a safe base name
+	Size   int64
+	Offset int64 // bytes kept from an earlier attempt (resumption)
+}
+
+// FileReceived reports a file received whole and verified, now at Path.
+type FileReceived struct {
+	ID   uint64
+	Name string
+	Path string
+	Size int64
+}
+
+// FileFailed reports a file that was refused or could not be received. A
+// digest mismatch keeps the .part and the sender starts again (Retry).
+type FileFailed struct {
+	ID    uint64
+	Name  string
+	Err   error
+	Retry bool
+}
+
+func (FileOffered) isEvent()  {}
+func (FileReceived) isEvent() {}
+func (FileFailed) isEvent()   {}
+
+// ErrFileRefused is matched by SendFile's error when the receiver refused
+// or cancelled the file.
+var ErrFileRefused = errors.New("file refused")
+
+// files is a session's transfer state.
+type files struct {
+	mu     sync.Mutex
+	lastID uint64
+	out    map[uint64]chan fileReply // the sender's transfers, by id
+
+	// Owned by the goroutine calling Next.
+	in   map[uint64]*incoming
+	done map[uint64]bool // verified and renamed: a repeated offer is answered "verified"
+}
+
+type fileReply struct {
+	t      frameType
+	offset int64
+	ok     bool
+	reason string
+}
+
+type incoming struct {
+	name, part string
+	size, n    int64
+	f          *os.File  // the .part; nil for a discarding receiver (benchmarks)
+	w          io.Writer // where data goes: f, or io.Discard; nil once ended
+	h          *blake3.Hasher
+	bad        bool // digest mismatch: the next offer starts again from 0
+}
+
+// appendIDFrame appends a frame whose payload is id u64 followed by rest.
+func appendIDFrame(b []byte, t frameType, id uint64, rest ...[]byte) []byte {
+	n := 8
+	for _, r := range rest {
+		n += len(r)
+	}
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = binary.BigEndian.AppendUint64(b, id)
+	for _, r := range rest {
+		b = append(b, r...)
+	}
+	return b
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func reasonBytes(s string) []byte {
+	if len(s) > 1024 {
+		s = s[:1024]
+	}
+	return []byte(s)
+}
+
+// oweFrame queues a control frame for the peer and has it sent soon, by
+// the timer's goroutine or with the next write: the reader never writes.
+func (s *Session) oweFrame(b []byte) {
+	s.ctlMu.Lock()
+	s.ctlExtra = append(s.ctlExtra, b...)
+	arm := !s.ctlArmed
+	s.ctlArmed = true
+	s.ctlMu.Unlock()
+	if arm {
+		s.ctlTimer.Reset(0)
+	}
+}
+
+// SafeFileName reduces a name offered by a peer to a base name that can
+// only name a file inside the download directory, or refuses it.
+func SafeFileName(offered string) (string, error) {
+	name := offered
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if !utf8.ValidString(name) {
+		return "", fmt.Errorf("file name %q is not valid UTF-8", offered)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ':' {
+			return "", fmt.Errorf("file name %q holds control characters", offered)
+		}
+	}
+	name = strings.TrimRight(name, ". ")
+	if name == "" || len(name) > 200 {
+		return "", fmt.Errorf("file name %q is empty or too long once reduced to a base name", offered)
+	}
+	stem := strings.ToUpper(name)
+	if i := strings.IndexByte(stem, '.'); i >= 0 {
+		stem = stem[:i]
+	}
+	switch stem {
+	case "CON", "PRN", "AUX", "NUL",
+		"COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
+		"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9":
+		return "", fmt.Errorf("file name %q is a device name", offered)
+	}
+	return name, nil
+}
+
+// handleFile handles the file frames; it runs on the reader's goroutine.
+func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
+	if len(p) < 8 {
+		return nil, protocolErrorf("%s frame of %d bytes is too short", t, len(p))
+	}
+	id, rest := binary.BigEndian.Uint64(p), p[8:]
+	switch t {
+	case frameFileOffer:
+		if len(rest) < 8 {
+			return nil, protocolErrorf("file offer of %d bytes is too short", len(p))
+		}
+		size := binary.BigEndian.Uint64(rest)
+		return s.fileOffered(id, size, string(rest[8:])), nil
+	case frameFileChunk:
+		return s.chunk(id, rest)
+	case frameFileDone:
+		if len(rest) != digestLen {
+			return nil, protocolErrorf("file done with a %d-byte digest, want %d", len(rest), digestLen)
+		}
+		return s.fileDone(id, rest), nil
+	case frameFileAccept:
+		if len(rest) != 8 {
+			return nil, protocolErrorf("file accept of %d bytes, want 16", len(p))
+		}
+		s.reply(id, fileReply{t: t, offset: int64(binary.BigEndian.Uint64(rest))})
+	case frameFileVerified:
+		if len(rest) < 1 {
+			return nil, protocolErrorf("file verified frame is too short")
+		}
+		s.reply(id, fileReply{t: t, ok: rest[0] == 1, reason: string(rest[1:])})
+	case frameFileReject:
+		s.reply(id, fileReply{t: t, reason: string(rest)})
+	case frameFileCancel:
+		s.reply(id, fileReply{t: t, reason: string(rest)})
+		if in := s.files.in[id]; in != nil {
+			in.close()
+			delete(s.files.in, id)
+			return FileFailed{ID: id, Name: in.name, Err: fmt.Errorf("%s cancelled the file: %s", s.Peer().Name, rest)}, nil
+		}
+	}
+	return nil, nil
+}
+
+// forgetIncoming drops the receiving state of a peer that restarted: its
+// .part files stay, and are resumed when it offers them again.
+func (fs *files) forgetIncoming() {
+	for _, in := range fs.in {
+		in.close()
+	}
+	fs.in, fs.done = nil, nil
+}
+
+// reply hands a receiver's answer to the SendFile waiting for it.
+func (s *Session) reply(id uint64, r fileReply) {
+	s.files.mu.Lock()
+	ch := s.files.out[id]
+	s.files.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- r:
+		default: // SendFile is not listening for more than it can use
+		}
+	}
+}
+
+func (s *Session) refuse(id uint64, name string, err error) Event {
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(err.Error())))
+	return FileFailed{ID: id, Name: name, Err: err}
+}
+
+func (s *Session) fileOffered(id, size uint64, offered string) Event {
+	fs := &s.files
+	if fs.done[id] {
+		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+		return nil
+	}
+	if s.cfg.DownloadDir == "" {
+		return s.refuse(id, offered, errors.New("this side does not accept files"))
+	}
+	name, err := SafeFileName(offered)
+	if err != nil {
+		return s.refuse(id, offered, err)
+	}
+	if max := s.cfg.MaxFileSize; max > 0 && size > uint64(max) {
+		return s.refuse(id, name, fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, size, max))
+	}
+	if size > 1<<62 {
+		return s.refuse(id, name, fmt.Errorf("%s claims an impossible size", name))
+	}
+	in := fs.in[id]
+	if in != nil && (in.name != name || in.size != int64(size)) {
+		in.close()
+		in = nil
+	}
+	if in == nil || in.w == nil || in.bad {
+		if in != nil {
+			in.close()
+		}
+		if s.cfg.discardFiles {
+			in, err = &incoming{name: name, size: int64(size), w: io.Discard, h: blake3.New()}, nil
+		} else {
+			in, err = s.openPart(name, int64(size), in != nil && in.bad)
+		}
+		if err != nil {
+			return s.refuse(id, name, err)
+		}
+		if fs.in == nil {
+			fs.in = make(map[uint64]*incoming)
+		}
+		fs.in[id] = in
+	}
+	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
+	return FileOffered{ID: id, Name: name, Size: in.size, Offset: in.n}
+}
+
+// openPart opens NAME.part in the download directory, keeping what an
+// earlier attempt wrote unless restart is set, and hashes that prefix.
+func (s *Session) openPart(name string, size int64, restart bool) (*incoming, error) {
+	part := filepath.Join(s.cfg.DownloadDir, name+".part")
+	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s exists and is not a regular file", part)
+	}
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write the file: %w", err)
+	}
+	in := &incoming{name: name, part: part, size: size, f: f, w: f, h: blake3.New()}
+	fi, err := f.Stat()
+	if err != nil {
+		in.close()
+		return nil, err
+	}
+	n := fi.Size()
+	if restart || n > size {
+		n = 0
+	}
+	if err := f.Truncate(n); err != nil {
+		in.close()
+		return nil, fmt.Errorf("cannot write the file: %w", err)
+	}
+	if n > 0 {
+		buf := make([]byte, ChunkSize)
+		if _, err := io.CopyBuffer(in.h, io.NewSectionReader(f, 0, n), buf); err != nil {
+			in.close()
+			return nil, fmt.Errorf("cannot read back %s: %w", part, err)
+		}
+	}
+	if _, err := f.Seek(n, io.SeekStart); err != nil {
+		in.close()
+		return nil, err
+	}
+	in.n = n
+	return in, nil
+}
+
+func (in *incoming) close() {
+	in.w = nil
+	if in.f != nil {
+		in.f.Close()
+		in.f = nil
+	}
+}
+
+// fail ends an incoming transfer on this side, keeping its .part, and
+// tells the sender why.
+func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
+	in.close()
+	delete(s.files.in, id)
+	s.oweFrame(appendIDFrame(nil, frameFileCancel, id, reasonBytes(err.Error())))
+	return FileFailed{ID: id, Name: in.name, Err: err}
+}
+
+func (s *Session) chunk(id uint64, data []byte) (Event, error) {
+	in := s.files.in[id]
+	if in == nil || in.w == nil {
+		// A transfer this side ended (cancelled, failed): chunks still
+		// on their way are dropped.
+		return nil, nil
+	}
+	if len(data) > ChunkSize {
+		return nil, protocolErrorf("file chunk of %d bytes is over the %d-byte limit", len(data), ChunkSize)
+	}
+	if in.n+int64(len(data)) > in.size {
+		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
+	}
+	if _, err := in.w.Write(data); err != nil {
+		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err)), nil
+	}
+	in.h.Write(data)
+	in.n += int64(len(data))
+	return nil, nil
+}
+
+func (s *Session) fileDone(id uint64, digest []byte) Event {
+	in := s.files.in[id]
+	if in == nil || in.w == nil {
+		return nil
+	}
+	var sum [digestLen]byte
+	in.h.Sum(sum[:0])
+	if in.n != in.size || !bytes.Equal(sum[:], digest) {
+		err := fmt.Errorf("%s arrived damaged (%d of %d bytes, digest mismatch); it is sent again", in.name, in.n, in.size)
+		in.bad = true
+		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{0}, reasonBytes(err.Error())))
+		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}
+	}
+	var path string
+	if in.f != nil {
+		// Synced before the rename: a crash must not leave a complete
+		// name on incomplete data.
+		if err := in.f.Sync(); err != nil {
+			return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err))
+		}
+		in.close()
+		var err error
+		if path, err = placeFile(in.part, filepath.Join(s.cfg.DownloadDir, in.name)); err != nil {
+			return s.failIncoming(id, in, err)
+		}
+	}
+	in.close()
+	delete(s.files.in, id)
+	if s.files.done == nil {
+		s.files.done = make(map[uint64]bool)
+	}
+	s.files.done[id] = true
+	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+	return FileReceived{ID: id, Name: in.name, Path: path, Size: in.size}
+}
+
+// placeFile renames part to want, or to "want (2)" and so on when that
+// exists: a received file never replaces one already there. A hard link
+// claims the name atomically; where links are not possible, a checked
+// rename does.
+func placeFile(part, want string) (string, error) {
+	ext := filepath.Ext(want)
+	stem := strings.TrimSuffix(want, ext)
+	for i := 1; i < 1000; i++ {
+		path := want
+		if i > 1 {
+			path = fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		}
+		err := os.Link(part, path)
+		if err == nil {
+			os.Remove(part)
+			return path, nil
+		}
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if _, err := os.Lstat(path); err == nil {
+			continue
+		}
+		if err := os.Rename(part, path); err != nil {
+			return "", fmt.Errorf("cannot move %s into place: %w", part, err)
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("cannot find a free name for %s", want)
+}
+
+// errRelinked says the connection a transfer was using is gone.
+var errRelinked = errors.New("connection replaced")
+
+// SendFile sends the file at path to the peer and returns once the peer
+// has verified it, the receiver refused it (ErrFileRefused), ctx is done or
+// the conversation ends. It survives reconnections: it offers the file
+// again and continues from what the receiver holds. progress, if not nil,
+// is called with the bytes the receiver holds or was sent so far; its
+// values never decrease within one attempt. Some goroutine must be calling
+// Next meanwhile. Messages may be sent during a transfer; they overtake
+// file data.
+func (s *Session) SendFile(ctx context.Context, path string, progress func(sent, size int64)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return s.SendReader(ctx, filepath.Base(path), f, fi.Size(), progress)
+}
+
+// SendReader is SendFile for size bytes read from r, offered as name. r is
+// read again from the offset the receiver asks for, after a reconnection
+// or a digest mismatch.
+func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, size int64, progress func(sent, size int64)) error {
+	if len(name) > maxFileName || name == "" {
+		return fmt.Errorf("file name %q is empty or over %d bytes", name, maxFileName)
+	}
+	fs := &s.files
+	ch := make(chan fileReply, 8)
+	fs.mu.Lock()
+	fs.lastID++
+	id := fs.lastID
+	if fs.out == nil {
+		fs.out = make(map[uint64]chan fileReply)
+	}
+	fs.out[id] = ch
+	fs.mu.Unlock()
+	defer func() {
+		fs.mu.Lock()
+		delete(fs.out, id)
+		fs.mu.Unlock()
+	}()
+	x := &sending{s: s, f: r, id: id, name: name, size: size, ch: ch, progress: progress, buf: make([]byte, ChunkSize)}
+	for attempt := 1; ; {
+		ok, err := x.attempt(ctx)
+		switch {
+		case errors.Is(err, errRelinked):
+			continue
+		case err != nil:
+			if ctx.Err() != nil && s.ended() == nil {
+				s.cancelFile(id, "the sender cancelled")
+			}
+			return err
+		case ok:
+			return nil
+		}
+		if attempt++; attempt > maxSendAttempts {
+			return fmt.Errorf("%s arrived damaged %d times; giving up", name, maxSendAttempts)
+		}
+	}
+}
+
+func (s *Session) cancelFile(id uint64, reason string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if l := s.link; l != nil {
+		s.write(l, appendIDFrame(s.takeControl(s.wbuf[:0]), frameFileCancel, id, reasonBytes(reason)))
+	}
+}
+
+type sending struct {
+	s        *Session
+	f        io.ReaderAt
+	id       uint64
+	name     string
+	size     int64
+	ch       chan fileReply
+	progress func(int64, int64)
+	buf      []byte
+}
+
+// relinkPoll is how often a transfer waiting for an answer checks that
+// its connection is still the session's.
+const relinkPoll = 20 * time.Millisecond
+
+// attempt offers the file on the current connection and streams it. It
+// reports whether the receiver verified it; errRelinked means the
+// connection changed and the file is offered again.
+func (x *sending) attempt(ctx context.Context) (bool, error) {
+	s := x.s
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	l, err := x.awaitLink(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	files, name := s.peerFiles, s.peer.Name
+	s.mu.Unlock()
+	if !files {
+		return false, fmt.Errorf("%w: %s runs a peerchat that cannot receive files", ErrFileRefused, name)
+	}
+	for drained := false; !drained; { // answers from an earlier connection
+		select {
+		case <-x.ch:
+		default:
+			drained = true
+		}
+	}
+	if err := x.write(l, frameFileOffer, be64(uint64(x.size)), []byte(x.name)); err != nil {
+		return false, err
+	}
+	r, err := x.await(ctx, l)
+	if err != nil {
+		return false, err
+	}
+	switch r.t {
+	case frameFileVerified:
+		return r.ok, nil // offered again after it was verified
+	case frameFileAccept:
+	default:
+		return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+	}
+	if r.offset < 0 || r.offset > x.size {
+		return false, protocolErrorf("file accept at offset %d of a %d-byte file", r.offset, x.size)
+	}
+	h := blake3.New()
+	if r.offset > 0 {
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(x.f, 0, r.offset), x.buf); err != nil {
+			return false, err
+		}
+	}
+	pos := r.offset
+	if x.progress != nil {
+		x.progress(pos, x.size)
+	}
+	for pos < x.size {
+		n, err := x.f.ReadAt(x.buf[:min(int64(sendChunk), x.size-pos)], pos)
+		if n == 0 && err != nil {
+			return false, fmt.Errorf("reading %s: %w", x.name, err)
+		}
+		h.Write(x.buf[:n])
+		if err := x.write(l, frameFileChunk, x.buf[:n]); err != nil {
+			return false, err
+		}
+		pos += int64(n)
+		if x.progress != nil {
+			x.progress(pos, x.size)
+		}
+		select {
+		case r := <-x.ch:
+			if r.t == frameFileCancel {
+				return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+			}
+		default:
+		}
+	}
+	var sum [digestLen]byte
+	if err := x.write(l, frameFileDone, h.Sum(sum[:0])); err != nil {
+		return false, err
+	}
+	for {
+		r, err := x.await(ctx, l)
+		if err != nil {
+			return false, err
+		}
+		switch r.t {
+		case frameFileVerified:
+			return r.ok, nil
+		case frameFileCancel, frameFileReject:
+			return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+		}
+	}
+}
+
+// write writes one frame (with the control frames owed) on l, under the
+// write lock, so that a message can go out between any two chunks. The
+// frame is built in place to copy file data once.
+func (x *sending) write(l *link, t frameType, rest ...[]byte) error {
+	s := x.s
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.ended(); err != nil {
+		return err
+	}
+	if s.link != l {
+		return errRelinked
+	}
+	b := appendIDFrame(s.takeControl(s.wbuf[:0]), t, x.id, rest...)
+	if err := s.write(l, b); err != nil {
+		return err
+	}
+	if s.link != l || l.broken() {
+		return errRelinked
+	}
+	return nil
+}
+
+func (x *sending) awaitLink(ctx context.Context) (*link, error) {
+	t := time.NewTicker(relinkPoll)
+	defer t.Stop()
+	for {
+		x.s.wmu.Lock()
+		l := x.s.link
+		x.s.wmu.Unlock()
+		if l != nil && !l.broken() {
+			return l, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-x.s.done:
+			return nil, x.s.endErr
+		case <-t.C:
+		}
+	}
+}
+
+func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
+	t := time.NewTicker(relinkPoll)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-x.ch:
+			return r, nil
+		case <-ctx.Done():
+			return fileReply{}, ctx.Err()
+		case <-x.s.done:
+			return fileReply{}, x.s.endErr
+		case <-t.C:
+			x.s.wmu.Lock()
+			cur := x.s.link
+			x.s.wmu.Unlock()
+			if cur != l || l.broken() {
+				return fileReply{}, errRelinked
+			}
+		}
+	}
+}

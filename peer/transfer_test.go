@@ -1,0 +1,330 @@
+package peer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"peerchat/peer"
+)
+
+// writeRandom writes n random bytes to a new file in dir.
+func writeRandom(t *testing.T, dir, name string, n int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, b
+}
+
+// receiverEvents reads s in the background and passes on its file events
+// and messages.
+func receiverEvents(s *peer.Session) <-chan peer.Event {
+	ch := make(chan peer.Event, 64)
+	go func() {
+		defer close(ch)
+		for {
+			ev, err := s.Next()
+			if err != nil {
+				return
+			}
+			switch ev.(type) {
+			case *peer.Message, peer.FileReceived, peer.FileFailed:
+				ch <- ev
+			}
+		}
+	}()
+	return ch
+}
+
+func waitReceived(t *testing.T, evs <-chan peer.Event) (peer.FileReceived, []*peer.Message) {
+	t.Helper()
+	var msgs []*peer.Message
+	for {
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				t.Fatal("receiver ended before the file arrived")
+			}
+			switch ev := ev.(type) {
+			case peer.FileReceived:
+				return ev, msgs
+			case *peer.Message:
+				msgs = append(msgs, ev)
+			case peer.FileFailed:
+				if !ev.Retry {
+					t.Fatalf("receiver: %v", ev.Err)
+				}
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("no file received")
+		}
+	}
+}
+
+func TestSendFileEndToEnd(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	lcfg := peer.Config{Identity: alice, DownloadDir: down}
+	ls, ds := connect(t, lcfg, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+
+	size := 64 << 20
+	if testing.Short() {
+		size = 8 << 20
+	}
+	path, want := writeRandom(t, t.TempDir(), "data.bin", size)
+	var last int64 = -1
+	chatted := false
+	err := ds.SendFile(testContext(t), path, func(sent, total int64) {
+		if sent < last || total != int64(size) {
+			t.Errorf("progress went from %d to %d of %d", last, sent, total)
+		}
+		last = sent
+		if !chatted && sent > int64(size/2) {
+			chatted = true
+			if _, err := ds.Send("halfway"); err != nil {
+				t.Errorf("send during transfer: %v", err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("SendFile: %v", err)
+	}
+	got, msgs := waitReceived(t, evs)
+	if len(msgs) != 1 || msgs[0].Text != "halfway" {
+		t.Errorf("messages during the transfer: %v", msgs)
+	}
+	if got.Path != filepath.Join(down, "data.bin") || got.Size != int64(size) {
+		t.Errorf("received %+v", got)
+	}
+	b, err := os.ReadFile(got.Path)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("received file differs (err %v)", err)
+	}
+	if _, err := os.Stat(got.Path + ".part"); !os.IsNotExist(err) {
+		t.Errorf(".part left behind: %v", err)
+	}
+
+	// The same name again lands beside it, never over it.
+	if err := ds.SendFile(testContext(t), path, nil); err != nil {
+		t.Fatalf("second SendFile: %v", err)
+	}
+	got, _ = waitReceived(t, evs)
+	if got.Path != filepath.Join(down, "data (2).bin") {
+		t.Errorf("second copy at %s", got.Path)
+	}
+}
+
+func TestSendFileSurvivesCuts(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir = down
+	l, _ := startListener(t, lcfg)
+	proxy := newFaultProxy(t, l.Addr().String())
+	ls, ds := dialAccept(t, l, proxy.Addr(), reconnecting(resumeConfig(bob)))
+	evs := receiverEvents(ls)
+	go endOf(ds)
+
+	size := 16 << 20
+	path, want := writeRandom(t, t.TempDir(), "cut.bin", size)
+	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	cuts := []int64{}
+	for range 4 {
+		cuts = append(cuts, rng.Int64N(int64(size)))
+	}
+	next := 0
+	cutNow := make(chan struct{}, 8)
+	go func() {
+		for range cutNow {
+			proxy.Cut()
+		}
+	}()
+	err := ds.SendFile(testContext(t), path, func(sent, _ int64) {
+		for next < len(cuts) && sent >= cuts[next] {
+			next++
+			cutNow <- struct{}{}
+		}
+	})
+	close(cutNow)
+	if err != nil {
+		t.Fatalf("SendFile: %v", err)
+	}
+	got, _ := waitReceived(t, evs)
+	b, err := os.ReadFile(got.Path)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("received file differs (err %v)", err)
+	}
+	if proxy.Accepted() < 2 {
+		t.Errorf("only %d connections: the cuts did not happen", proxy.Accepted())
+	}
+}
+
+func TestReceiverRestartResumesPart(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	path, want := writeRandom(t, t.TempDir(), "half.bin", 3<<20)
+	// A previous run wrote the first half, then the process died.
+	if err := os.WriteFile(filepath.Join(down, "half.bin.part"), want[:len(want)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	first := int64(-1)
+	err := ds.SendFile(testContext(t), path, func(sent, _ int64) {
+		if first < 0 {
+			first = sent
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != int64(len(want)/2) {
+		t.Errorf("resumed from %d, want %d", first, len(want)/2)
+	}
+	got, _ := waitReceived(t, evs)
+	if b, _ := os.ReadFile(got.Path); !bytes.Equal(b, want) {
+		t.Fatal("resumed file differs")
+	}
+}
+
+func TestDamagedPartIsSentAgain(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	path, want := writeRandom(t, t.TempDir(), "bad.bin", 1<<20)
+	// A .part that is not a prefix of the file: the digest catches it.
+	junk := make([]byte, len(want)/2)
+	if err := os.WriteFile(filepath.Join(down, "bad.bin.part"), junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	if err := ds.SendFile(testContext(t), path, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := waitReceived(t, evs)
+	if b, _ := os.ReadFile(got.Path); !bytes.Equal(b, want) {
+		t.Fatal("file differs after the retry")
+	}
+}
+
+func TestFileRefusals(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	src := t.TempDir()
+	path, _ := writeRandom(t, src, "big.bin", 4096)
+
+	// No download directory: every file is refused.
+	ls, ds := connect(t, peer.Config{Identity: alice}, peer.Config{Identity: bob})
+	go endOf(ls)
+	go endOf(ds)
+	if err := ds.SendFile(testContext(t), path, nil); !errors.Is(err, peer.ErrFileRefused) {
+		t.Errorf("without a download dir: %v", err)
+	}
+
+	// Over the size limit.
+	down := t.TempDir()
+	ls, ds = connect(t, peer.Config{Identity: alice, DownloadDir: down, MaxFileSize: 1000}, peer.Config{Identity: bob})
+	go endOf(ls)
+	go endOf(ds)
+	if err := ds.SendFile(testContext(t), path, nil); !errors.Is(err, peer.ErrFileRefused) {
+		t.Errorf("over the size limit: %v", err)
+	}
+	if entries, _ := os.ReadDir(down); len(entries) != 0 {
+		t.Errorf("refused file left %v", entries)
+	}
+
+	// The sender cancels: the receiver keeps its .part.
+	ctx, cancel := context.WithCancel(testContext(t))
+	cancel()
+	if err := ds.SendFile(ctx, path, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestSafeFileName(t *testing.T) {
+	for offered, want := range map[string]string{
+		"../../etc/passwd": "passwd",
+		"/abs/path":        "path",
+		`C:\win\evil.exe`:  "evil.exe",
+		"report.pdf":       "report.pdf",
+		"trailing. . ":     "trailing",
+	} {
+		got, err := peer.SafeFileName(offered)
+		if err != nil || got != want {
+			t.Errorf("SafeFileName(%q) = %q, %v; want %q", offered, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "..", ".", "a/..", "bell\a", "new\nline", "esc\x1b[2J", "NUL", "con.txt", "LPT1", "x/", "\x85next", "a:b"} {
+		if got, err := peer.SafeFileName(bad); err == nil {
+			t.Errorf("SafeFileName(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	// A download "directory" that is a file: no .part can be created in
+	// it, for root too (a read-only directory would not stop root).
+	down, _ := writeRandom(t, t.TempDir(), "not-a-dir", 1)
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
+	err := ds.SendFile(testContext(t), path, nil)
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot write the file") {
+		t.Errorf("sender: %v", err)
+	}
+	if ev, ok := (<-evs).(peer.FileFailed); !ok || !strings.Contains(ev.Err.Error(), "not a directory") {
+		t.Errorf("receiver: %+v", ev)
+	}
+}
+
+// TestRestartedSenderStartsNewIDs: a sender that restarted numbers its
+// transfers from 1 again; the receiver must not take its first file for
+// the one it received under that id before the restart.
+func TestRestartedSenderStartsNewIDs(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir = down
+	l, _ := startListener(t, lcfg)
+	ls, ds := dialAccept(t, l, l.Addr().String(), reconnecting(resumeConfig(bob)))
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	src := t.TempDir()
+	first, _ := writeRandom(t, src, "first.bin", 1000)
+	second, want := writeRandom(t, src, "second.bin", 2000)
+	if err := ds.SendFile(testContext(t), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, evs)
+	peer.Kill(ds)
+
+	ds2, err := peer.Dial(testContext(t), l.Addr().String(), reconnecting(resumeConfig(bob)))
+	if err != nil {
+		t.Fatalf("the restarted bob's dial: %v", err)
+	}
+	t.Cleanup(func() { ds2.Close() })
+	go endOf(ds2)
+	if err := ds2.SendFile(testContext(t), second, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := waitReceived(t, evs)
+	if b, err := os.ReadFile(filepath.Join(down, "second.bin")); err != nil || !bytes.Equal(b, want) || got.Name != "second.bin" {
+		t.Fatalf("the restarted sender's file was not received (%+v, %v)", got, err)
+	}
+}
