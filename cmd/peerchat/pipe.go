@@ -21,7 +21,7 @@ const lingerTimeout = 10 * time.Second
 // every message received is a line on stdout. It returns when in ends (after
 // delivering what was sent), when the peer leaves, when the session fails,
 // or when ctx is cancelled (a signal).
-func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration) error {
+func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration, rec *recorder) error {
 	u.connected(s)
 	peerName := sanitize(s.Peer().Name)
 
@@ -36,8 +36,14 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 				return
 			}
 			if m, ok := ev.(*peer.Message); ok {
+				// Recorded before shown: a kill -9 cannot lose a line
+				// that is on the screen.
+				rec.received(m)
 				u.message(m)
-			} else if text, ok := connectionNotice(ev, peerName); ok {
+				continue
+			}
+			rec.event(ev)
+			if text, ok := connectionNotice(ev, peerName); ok {
 				u.notice("%s", text)
 			}
 		}
@@ -55,14 +61,14 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 		case line := <-lines:
 			parts := splitMessage(line)
 			for i, part := range parts {
-				_, err := s.Send(part)
+				m, err := s.Send(part)
 				if errors.Is(err, peer.ErrQueueFull) {
 					// Disconnected for long with much typed: stop reading
 					// input until the peer has taken what is queued, so
 					// that a pipe slows down instead of losing lines.
 					u.notice("%s; waiting for room before reading more input", sanitize(err.Error()))
 					if err = s.Flush(ctx); err == nil {
-						_, err = s.Send(part)
+						m, err = s.Send(part)
 					}
 					if ctx.Err() != nil { // a signal while waiting
 						for _, p := range parts[i:] {
@@ -80,6 +86,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 					}
 					return finish(s, u, peerName, <-ended, len(parts)-i)
 				}
+				rec.sent(m)
 			}
 		case err := <-inputDone:
 			if err != nil {

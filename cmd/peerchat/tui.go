@@ -38,6 +38,7 @@ type ttyOptions struct {
 	hideInput bool
 	color     bool
 	linger    time.Duration
+	rec       *recorder
 }
 
 // maxBatch bounds the messages drawn per write, and so how long a key
@@ -68,6 +69,7 @@ type ttyChat struct {
 	sc       *screen
 	out      io.Writer
 	peerName string // sanitized
+	rec      *recorder
 	dec      keyDecoder
 	keyBuf   []key
 
@@ -90,7 +92,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	raw, err := makeRaw(int(in.Fd()))
 	if err != nil {
 		// Not a terminal we can drive after all: chat line by line.
-		return chat(ctx, s, in, u, o.linger)
+		return chat(ctx, s, in, u, o.linger, o.rec)
 	}
 	defer raw.restore()
 
@@ -100,6 +102,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 		sc:       newScreen(s.Name(), s.Peer().Name, width, height, o.color, o.hideInput),
 		out:      out,
 		peerName: sanitize(s.Peer().Name),
+		rec:      o.rec,
 
 		outFd:         int(out.Fd()),
 		lingerDefault: o.linger,
@@ -403,13 +406,18 @@ func issuerName(c *x509.Certificate) string {
 func (c *ttyChat) event(ev peer.Event) {
 	switch ev := ev.(type) {
 	case *peer.Message:
+		// Recorded before shown: a kill -9 cannot lose a line that is
+		// on the screen.
+		c.rec.received(ev)
 		c.sc.message(ev)
 	case peer.Delivered:
+		c.rec.event(ev)
 		c.sc.delivered(ev.UpTo)
 		c.checkLeft()
 	case peer.Pong:
 		c.sc.notice(fmt.Sprintf("round trip to %s: %s", c.peerName, roundDuration(ev.RTT)), false)
 	case peer.Disconnected, peer.Reconnecting, peer.Reconnected:
+		c.rec.event(ev)
 		text, _ := connectionNotice(ev, c.peerName)
 		_, lost := ev.(peer.Disconnected)
 		c.sc.notice(text, lost)
@@ -424,6 +432,7 @@ func (c *ttyChat) event(ev peer.Event) {
 func (c *ttyChat) sent(r sendResult) {
 	switch {
 	case r.err == nil && !r.out.ping:
+		c.rec.sent(r.msg)
 		c.sc.own(r.msg)
 	case errors.Is(r.err, peer.ErrQueueFull) && !r.out.ping:
 		// Nothing was lost: the line goes back on the input line, unless

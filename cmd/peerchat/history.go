@@ -1,0 +1,233 @@
+package main
+
+// History on the command line: the flags that choose the store, the
+// recorder a chat writes through, and `peerchat history`.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"peerchat/peer"
+)
+
+// historyFlags choose where the history is kept, or that it is not.
+func historyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "history", EnvVars: []string{"PEERCHAT_HISTORY"},
+			Usage: "the history database `FILE` (default $XDG_DATA_HOME/peerchat/history.db, ~/.local/share/peerchat/history.db on Linux)"},
+		&cli.BoolFlag{Name: "no-history", EnvVars: []string{"PEERCHAT_NO_HISTORY"},
+			Usage: "record nothing in the history"},
+	}
+}
+
+// historyPath is the database the flags name, "" with --no-history.
+func historyPath(c *cli.Context) (string, error) {
+	if c.Bool("no-history") {
+		return "", nil
+	}
+	if p := c.String("history"); p != "" {
+		return p, nil
+	}
+	return defaultHistoryPath()
+}
+
+// recorder writes one chat into the history. Any database error turns it
+// off for the rest of the chat, with one notice: the chat matters more
+// than its record. A nil or off recorder records nothing.
+type recorder struct {
+	u    *ui
+	mu   sync.Mutex
+	st   *historyStore // nil once off
+	conv string
+	self string
+	peer peer.PeerInfo
+	// restarts counts the peer's restarts: its ids start again from 1
+	// after one, so received messages are keyed by conv and this.
+	restarts int
+	// ackedUpTo is the highest of our ids the peer acknowledged: an
+	// acknowledgement can overtake the recording of what it acknowledges.
+	ackedUpTo uint64
+}
+
+// openRecorder opens the history for a chat with s, or says why not.
+func openRecorder(c *cli.Context, u *ui, s *peer.Session) *recorder {
+	path, err := historyPath(c)
+	r := &recorder{u: u, conv: newConversationKey(), self: s.Name(), peer: s.Peer()}
+	if err == nil && path == "" {
+		return r
+	}
+	if err == nil {
+		r.st, err = openHistory(path)
+	}
+	if err != nil {
+		r.off(err)
+	}
+	return r
+}
+
+func (r *recorder) off(err error) {
+	r.u.notice("history off: %s; chat goes on without history; --no-history to silence this", sanitize(err.Error()))
+	if r.st != nil {
+		r.st.Close()
+		r.st = nil
+	}
+}
+
+func (r *recorder) write(f func(st *historyStore) error) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st == nil {
+		return
+	}
+	if err := f(r.st); err != nil {
+		r.off(err)
+	}
+}
+
+// received records a message from the peer; call it before showing it.
+func (r *recorder) received(m *peer.Message) {
+	r.write(func(st *historyStore) error {
+		return st.add(histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
+			Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
+			Time: m.Time, Received: time.Now(), Text: m.Text})
+	})
+}
+
+// sent records a message of ours, not yet delivered.
+func (r *recorder) sent(m peer.Message) {
+	r.write(func(st *historyStore) error {
+		return st.add(histRecord{Conv: r.conv, Direction: "out", ID: m.ID,
+			Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: r.self,
+			Time: m.Time, Received: time.Now(), Text: m.Text, Delivered: m.ID <= r.ackedUpTo})
+	})
+}
+
+// event records what an event changes: deliveries and restarts.
+func (r *recorder) event(ev peer.Event) {
+	switch ev := ev.(type) {
+	case peer.Delivered:
+		r.write(func(st *historyStore) error {
+			r.ackedUpTo = max(r.ackedUpTo, ev.UpTo)
+			return st.delivered(r.conv, ev.UpTo)
+		})
+	case peer.Reconnected:
+		if ev.PeerRestarted {
+			r.write(func(*historyStore) error { r.restarts++; return nil })
+		}
+	}
+}
+
+func (r *recorder) Close() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st != nil {
+		r.st.Close()
+		r.st = nil
+	}
+}
+
+func historyCommand(u *ui) *cli.Command {
+	return &cli.Command{
+		Name:      "history",
+		Usage:     "print past conversations from the history",
+		ArgsUsage: " ",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "peer", Usage: "only the conversations with the peer whose certificate name is `NAME`"},
+			&cli.StringFlag{Name: "since", Usage: "only messages since `DATE` (2006-01-02, 2006-01-02 15:04 or RFC 3339) or DURATION ago (90m, 36h, 7d)"},
+			&cli.StringFlag{Name: "grep", Usage: "only messages containing `TEXT` (full-text search, any language, case-insensitive)"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line, for scripts"},
+		}, historyFlags()...),
+		OnUsageError: onUsageError,
+		Action:       func(c *cli.Context) error { return historyAction(c, u) },
+	}
+}
+
+func historyAction(c *cli.Context, u *ui) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	q := histQuery{Peer: c.String("peer"), Grep: c.String("grep")}
+	if s := c.String("since"); s != "" {
+		t, err := parseSince(s, time.Now())
+		if err != nil {
+			return usagef("%v", err)
+		}
+		q.Since = t
+	}
+	path, err := historyPath(c)
+	if err != nil {
+		return err
+	}
+	if path == "" {
+		return usagef("--no-history: there is no history to print")
+	}
+	st, err := openHistory(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	recs, err := st.find(q)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if c.Bool("json") {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			u.report("%s", b)
+		} else {
+			u.report("%s", historyLine(r))
+		}
+	}
+	return nil
+}
+
+// historyTime is how the history shows a message's time: with the date.
+const historyTime = "2006-01-02 15:04:05"
+
+// historyLine is r in the transcript format, with the date.
+func historyLine(r histRecord) string {
+	return fmt.Sprintf("[%s] %s: %s", r.Time.Local().Format(historyTime), sanitize(r.From), sanitize(r.Text))
+}
+
+// parseSince reads --since: a date, a date and time (local), or a
+// duration back from now (with d for days).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	d := s
+	days := 0
+	if before, after, ok := strings.Cut(s, "d"); ok {
+		if _, err := fmt.Sscanf(before, "%d", &days); err != nil || fmt.Sprint(days) != before {
+			return time.Time{}, fmt.Errorf("--since %q is neither a date (2006-01-02) nor a duration (36h, 7d)", s)
+		}
+		d = after
+	}
+	dur := time.Duration(0)
+	if d != "" {
+		var err error
+		if dur, err = time.ParseDuration(d); err != nil {
+			return time.Time{}, fmt.Errorf("--since %q is neither a date (2006-01-02) nor a duration (36h, 7d)", s)
+		}
+	}
+	if days < 0 || dur < 0 {
+		return time.Time{}, fmt.Errorf("--since %q: a duration back from now cannot be negative", s)
+	}
+	return now.Add(-time.Duration(days)*24*time.Hour - dur), nil
+}
