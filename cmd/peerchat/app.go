@@ -104,7 +104,7 @@ func sessionFlags() []cli.Flag {
 			Usage: "on a terminal, do not show what you type until you press Enter (for screen sharing)"},
 		&cli.BoolFlag{Name: "no-color",
 			Usage: "on a terminal, no colours (also when the NO_COLOR environment variable is set)"},
-	), historyFlags()...)
+	), append(historyFlags(), historyLinesFlag())...)
 }
 
 // startChat runs the conversation: a chat screen when stdin and stdout
@@ -118,6 +118,8 @@ func startChat(c *cli.Context, u *ui, s *peer.Session) error {
 			color:     useColor(c.Bool("no-color")),
 			linger:    c.Duration("linger"),
 			rec:       rec,
+
+			historyLines: c.Int("history-lines"),
 		})
 	}
 	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"), rec)

@@ -25,6 +25,13 @@ func historyFlags() []cli.Flag {
 	}
 }
 
+// historyLinesFlag says how much of the last conversation the chat
+// screen shows on connect.
+func historyLinesFlag() cli.Flag {
+	return &cli.IntFlag{Name: "history-lines", Value: 5, EnvVars: []string{"PEERCHAT_HISTORY_LINES"},
+		Usage: "on a terminal, how many `N` lines of the history with the peer to show, dimmed, on connect; 0: none"}
+}
+
 // historyPath is the database the flags name, "" with --no-history.
 func historyPath(c *cli.Context) (string, error) {
 	if c.Bool("no-history") {
@@ -123,6 +130,26 @@ func (r *recorder) event(ev peer.Event) {
 			r.write(func(*historyStore) error { r.restarts++; return nil })
 		}
 	}
+}
+
+// on tells whether the history is being recorded.
+func (r *recorder) on() bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st != nil
+}
+
+// recent returns the last n messages with this peer, by certificate name.
+func (r *recorder) recent(n int) []histRecord {
+	var recs []histRecord
+	r.write(func(st *historyStore) (err error) {
+		recs, err = st.find(histQuery{Peer: r.peer.Name, Last: n})
+		return err
+	})
+	return recs
 }
 
 func (r *recorder) Close() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -622,4 +623,32 @@ func TestTTYListenerShowsNoticesInTheConversation(t *testing.T) {
 		t.Fatalf("alice exited %d", code)
 	}
 	bob.waitLine(`^peerchat: alice left the chat$`)
+}
+
+// TestTTYPicksUpWhereTheLastChatLeftOff: a second chat with alice shows
+// the end of the first one, dimmed, and /history shows more on demand.
+func TestTTYPicksUpWhereTheLastChatLeftOff(t *testing.T) {
+	env := []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + filepath.Join(t.TempDir(), "bob.db")}
+	alice, bob := chatPair(t, env)
+	alice.send("first talk")
+	bob.waitRow(`^` + clock + ` alice: first talk$`)
+	bob.typeKeys("my reply\r")
+	alice.waitOut(`bob: my reply$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+
+	_, bob = chatPair(t, env)
+	bob.waitRow(`^\[\d{4}-\d\d-\d\d ` + clock + `\] alice: first talk$`)
+	bob.waitRow(`^\[\d{4}-\d\d-\d\d ` + clock + `\] bob: my reply$`)
+	bob.typeKeys("/history 1\r")
+	bob.waitRow(`-- the last 1 lines with alice:$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+	if n := strings.Count(string(bob.rawOutput()), "] bob: my reply"); n != 2 {
+		t.Errorf("the last line was shown %d times, want twice (on connect, /history 1)", n)
+	}
 }

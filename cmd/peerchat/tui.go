@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ type ttyOptions struct {
 	color     bool
 	linger    time.Duration
 	rec       *recorder
+	// historyLines is how many lines of the history with this peer to
+	// show on connect.
+	historyLines int
 }
 
 // maxBatch bounds the messages drawn per write, and so how long a key
@@ -182,6 +186,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 	p := s.Peer()
 	c.sc.notice(fmt.Sprintf("connected to %s (fingerprint %s) at %s; /help lists commands", c.peerName, shortFingerprint(p.Fingerprint), p.Addr), false)
+	// Where the last conversation with this peer left off.
+	c.showHistory(o.historyLines)
 	c.flush()
 
 	ctxDone := ctx.Done()
@@ -350,13 +356,42 @@ func (c *ttyChat) command(line string) {
 		}
 	case "/ping":
 		c.queue = append(c.queue, outgoing{ping: true})
+	case "/history":
+		n := defaultHistoryCommandLines
+		if _, arg, ok := strings.Cut(line, " "); ok && strings.TrimSpace(arg) != "" {
+			v, err := strconv.Atoi(strings.TrimSpace(arg))
+			if err != nil || v < 1 {
+				c.sc.notice(fmt.Sprintf("/history takes a number of lines, such as /history 50 (default %d)", defaultHistoryCommandLines), true)
+				return
+			}
+			n = v
+		}
+		if !c.rec.on() {
+			c.sc.notice("history is off", true)
+			return
+		}
+		c.sc.notice(fmt.Sprintf("the last %d lines with %s:", n, c.peerName), false)
+		c.showHistory(n)
 	default:
 		c.sc.notice(fmt.Sprintf("unknown command %s; /help lists the commands, and //%s sends %q as a message", name, line[1:], line), true)
 	}
 }
 
+// defaultHistoryCommandLines is what /history shows without a number.
+const defaultHistoryCommandLines = 20
+
+// showHistory shows the last n lines of the history with this peer.
+func (c *ttyChat) showHistory(n int) {
+	if n <= 0 {
+		return
+	}
+	for _, r := range c.rec.recent(n) {
+		c.sc.past(historyLine(r))
+	}
+}
+
 var helpLines = []string{
-	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
+	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /history [N] the last N lines with this peer (default 20); /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
 	"a line starting with / is a command: type //text to send /text",
 	"keys: ←/→ Ctrl-B/F move, Ctrl-←/→ Alt-B/F by word, Home/End Ctrl-A/E, Backspace Delete, Ctrl-U/K delete before/after the cursor, Ctrl-W the word before, ↑/↓ Ctrl-P/N your earlier lines, Ctrl-L redraw",
 	"marks: " + markPending + " sent, " + markDelivered + " delivered to the peer",
