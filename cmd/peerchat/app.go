@@ -110,7 +110,7 @@ func sessionFlags() []cli.Flag {
 // startChat runs the conversation: a chat screen when stdin and stdout
 // are a terminal, pipe mode otherwise.
 func startChat(c *cli.Context, u *ui, s *peer.Session) error {
-	rec := openRecorder(c, u, s)
+	rec := openRecorder(c, s)
 	defer rec.Close()
 	if in, out, ok := terminals(c.App.Reader, u.stdout); ok {
 		return chatTTY(c.Context, s, in, out, u, ttyOptions{

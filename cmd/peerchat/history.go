@@ -47,12 +47,16 @@ func historyPath(c *cli.Context) (string, error) {
 // off for the rest of the chat, with one notice: the chat matters more
 // than its record. A nil or off recorder records nothing.
 type recorder struct {
-	u    *ui
-	mu   sync.Mutex
-	st   *historyStore // nil once off
-	conv string
-	self string
-	peer peer.PeerInfo
+	mu sync.Mutex
+	// notify shows a notice where the chat shows them; set by start, and
+	// called with mu held, from the goroutine that is recording.
+	notify func(text string)
+	// pending is a notice from before start.
+	pending string
+	st      *historyStore // nil once off
+	conv    string
+	self    string
+	peer    peer.PeerInfo
 	// restarts counts the peer's restarts: its ids start again from 1
 	// after one, so received messages are keyed by conv and this.
 	restarts int
@@ -62,9 +66,9 @@ type recorder struct {
 }
 
 // openRecorder opens the history for a chat with s, or says why not.
-func openRecorder(c *cli.Context, u *ui, s *peer.Session) *recorder {
+func openRecorder(c *cli.Context, s *peer.Session) *recorder {
 	path, err := historyPath(c)
-	r := &recorder{u: u, conv: newConversationKey(), self: s.Name(), peer: s.Peer()}
+	r := &recorder{conv: newConversationKey(), self: s.Name(), peer: s.Peer()}
 	if err == nil && path == "" {
 		return r
 	}
@@ -77,8 +81,29 @@ func openRecorder(c *cli.Context, u *ui, s *peer.Session) *recorder {
 	return r
 }
 
+// start routes the recorder's notices to notify, and shows the one
+// waiting if opening failed. On the chat screen, notify must not go
+// through ui.notice: the screen's loop is the one recording.
+func (r *recorder) start(notify func(text string)) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notify = notify
+	if r.pending != "" {
+		notify(r.pending)
+		r.pending = ""
+	}
+}
+
 func (r *recorder) off(err error) {
-	r.u.notice("history off: %s; chat goes on without history; --no-history to silence this", sanitize(err.Error()))
+	text := fmt.Sprintf("history off: %s; chat goes on without history; --no-history to silence this", sanitize(err.Error()))
+	if r.notify != nil {
+		r.notify(text)
+	} else {
+		r.pending = text
+	}
 	if r.st != nil {
 		r.st.Close()
 		r.st = nil

@@ -23,6 +23,7 @@ const lingerTimeout = 10 * time.Second
 // or when ctx is cancelled (a signal).
 func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration, rec *recorder) error {
 	u.connected(s)
+	rec.start(func(text string) { u.notice("%s", text) })
 	peerName := sanitize(s.Peer().Name)
 
 	// The reader of the session owns its reads; it ends when the session

@@ -652,3 +652,25 @@ func TestTTYPicksUpWhereTheLastChatLeftOff(t *testing.T) {
 		t.Errorf("the last line was shown %d times, want twice (on connect, /history 1)", n)
 	}
 }
+
+// TestTTYGoesOnWithoutAnUnusableHistory: the notice is on the chat
+// screen, and the chat works.
+func TestTTYGoesOnWithoutAnUnusableHistory(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bob.db")
+	if err := os.WriteFile(bad, []byte(strings.Repeat("garbage ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := chatPair(t, []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + bad})
+	bob.waitRow(`!! history off: history database `)
+	if !strings.Contains(string(bob.rawOutput()), "is not a database") {
+		t.Errorf("the notice does not say what is wrong with the file")
+	}
+	bob.typeKeys("/history\r")
+	bob.waitRow(`!! history is off$`)
+	bob.typeKeys("still here\r")
+	alice.waitOut(`bob: still here$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+}

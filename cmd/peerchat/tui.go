@@ -186,6 +186,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 	p := s.Peer()
 	c.sc.notice(fmt.Sprintf("connected to %s (fingerprint %s) at %s; /help lists commands", c.peerName, shortFingerprint(p.Fingerprint), p.Addr), false)
+	c.rec.start(func(text string) { c.sc.notice(text, true) })
 	// Where the last conversation with this peer left off.
 	c.showHistory(o.historyLines)
 	c.flush()
