@@ -60,6 +60,10 @@ type recorder struct {
 	// restarts counts the peer's restarts: its ids start again from 1
 	// after one, so received messages are keyed by conv and this.
 	restarts int
+	// queue is what was received or sent since the last commit.
+	queue []histRecord
+	// ackDirty: ackedUpTo went up since the last commit.
+	ackDirty bool
 	// ackedUpTo is the highest of our ids the peer acknowledged: an
 	// acknowledgement can overtake the recording of what it acknowledges.
 	ackedUpTo uint64
@@ -110,50 +114,70 @@ func (r *recorder) off(err error) {
 	}
 }
 
-func (r *recorder) write(f func(st *historyStore) error) {
+// received queues a message from the peer; commit before showing it.
+func (r *recorder) received(m *peer.Message) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.st == nil {
+	r.queue = append(r.queue, histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
+		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
+		Time: m.Time, Received: time.Now(), Text: m.Text})
+}
+
+// sent queues a message of ours, not yet delivered unless acknowledged.
+func (r *recorder) sent(m peer.Message) {
+	if r == nil {
 		return
 	}
-	if err := f(r.st); err != nil {
-		r.off(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = append(r.queue, histRecord{Conv: r.conv, Direction: "out", ID: m.ID,
+		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: r.self,
+		Time: m.Time, Received: time.Now(), Text: m.Text, Delivered: m.ID <= r.ackedUpTo})
+}
+
+// event notes what an event changes: deliveries and restarts.
+func (r *recorder) event(ev peer.Event) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ev := ev.(type) {
+	case peer.Delivered:
+		if ev.UpTo > r.ackedUpTo {
+			r.ackedUpTo, r.ackDirty = ev.UpTo, true
+		}
+	case peer.Reconnected:
+		if ev.PeerRestarted {
+			r.restarts++
+		}
 	}
 }
 
-// received records a message from the peer; call it before showing it.
-func (r *recorder) received(m *peer.Message) {
-	r.write(func(st *historyStore) error {
-		return st.add(histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
-			Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
-			Time: m.Time, Received: time.Now(), Text: m.Text})
-	})
+// commit writes what was queued, in one transaction.
+func (r *recorder) commit() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.commitLocked()
 }
 
-// sent records a message of ours, not yet delivered.
-func (r *recorder) sent(m peer.Message) {
-	r.write(func(st *historyStore) error {
-		return st.add(histRecord{Conv: r.conv, Direction: "out", ID: m.ID,
-			Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: r.self,
-			Time: m.Time, Received: time.Now(), Text: m.Text, Delivered: m.ID <= r.ackedUpTo})
-	})
-}
-
-// event records what an event changes: deliveries and restarts.
-func (r *recorder) event(ev peer.Event) {
-	switch ev := ev.(type) {
-	case peer.Delivered:
-		r.write(func(st *historyStore) error {
-			r.ackedUpTo = max(r.ackedUpTo, ev.UpTo)
-			return st.delivered(r.conv, ev.UpTo)
-		})
-	case peer.Reconnected:
-		if ev.PeerRestarted {
-			r.write(func(*historyStore) error { r.restarts++; return nil })
-		}
+func (r *recorder) commitLocked() {
+	queue, upTo := r.queue, uint64(0)
+	if r.ackDirty {
+		upTo = r.ackedUpTo
+	}
+	r.queue, r.ackDirty = r.queue[:0], false
+	if r.st == nil || (len(queue) == 0 && upTo == 0) {
+		return
+	}
+	if err := r.st.write(queue, r.conv, upTo); err != nil {
+		r.off(err)
 	}
 }
 
@@ -169,11 +193,19 @@ func (r *recorder) on() bool {
 
 // recent returns the last n messages with this peer, by certificate name.
 func (r *recorder) recent(n int) []histRecord {
-	var recs []histRecord
-	r.write(func(st *historyStore) (err error) {
-		recs, err = st.find(histQuery{Peer: r.peer.Name, Last: n})
-		return err
-	})
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.commitLocked()
+	if r.st == nil {
+		return nil
+	}
+	recs, err := r.st.find(histQuery{Peer: r.peer.Name, Last: n})
+	if err != nil {
+		r.off(err)
+	}
 	return recs
 }
 
@@ -183,6 +215,7 @@ func (r *recorder) Close() {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.commitLocked()
 	if r.st != nil {
 		r.st.Close()
 		r.st = nil

@@ -12,10 +12,10 @@ package main
 //   - sent messages are stored undelivered and marked delivered when the
 //     peer acknowledges them, so one still pending at the end stays
 //     undelivered;
-//   - each write is its own small transaction in WAL mode with
-//     synchronous=NORMAL: committed means in the WAL file, which survives
-//     a kill -9 (not a power cut); a received message is written before it
-//     is shown, so nothing shown is ever missing;
+//   - what arrives together is written in one transaction, in WAL mode
+//     with synchronous=NORMAL: committed means in the WAL file, which
+//     survives a kill -9 (not a power cut); received messages are
+//     committed before they are shown, so nothing shown is ever missing;
 //   - text search is FTS5 with the trigram tokenizer, indexed in bulk
 //     when searched rather than on every insert, which finds any
 //     substring of 3 or more characters in any script (unicode61 would not
@@ -182,16 +182,33 @@ type histRecord struct {
 }
 
 // add stores r unless a message with its key is there already.
-func (st *historyStore) add(r histRecord) error {
-	_, err := st.ins.Exec(r.Conv, r.Direction, int64(r.ID), r.Peer, r.Fingerprint, r.From,
-		r.Time.UnixNano(), r.Received.UnixNano(), r.Text, r.Delivered)
-	return historyErr(st.path, err)
-}
+func (st *historyStore) add(r histRecord) error { return st.write([]histRecord{r}, "", 0) }
 
 // delivered marks our messages in conv up to id upTo as delivered.
-func (st *historyStore) delivered(conv string, upTo uint64) error {
-	_, err := st.ack.Exec(conv, int64(upTo))
-	return historyErr(st.path, err)
+func (st *historyStore) delivered(conv string, upTo uint64) error { return st.write(nil, conv, upTo) }
+
+// write stores recs (each unless its key is there already) and, if upTo
+// is not 0, marks our messages in conv up to id upTo as delivered, in one
+// transaction: a burst costs one commit, not one per message.
+func (st *historyStore) write(recs []histRecord, conv string, upTo uint64) error {
+	tx, err := st.db.Begin()
+	if err != nil {
+		return historyErr(st.path, err)
+	}
+	defer tx.Rollback()
+	ins := tx.Stmt(st.ins)
+	for _, r := range recs {
+		if _, err := ins.Exec(r.Conv, r.Direction, int64(r.ID), r.Peer, r.Fingerprint, r.From,
+			r.Time.UnixNano(), r.Received.UnixNano(), r.Text, r.Delivered); err != nil {
+			return historyErr(st.path, err)
+		}
+	}
+	if upTo > 0 {
+		if _, err := tx.Stmt(st.ack).Exec(conv, int64(upTo)); err != nil {
+			return historyErr(st.path, err)
+		}
+	}
+	return historyErr(st.path, tx.Commit())
 }
 
 func historyErr(path string, err error) error {

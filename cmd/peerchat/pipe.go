@@ -27,27 +27,58 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 	peerName := sanitize(s.Peer().Name)
 
 	// The reader of the session owns its reads; it ends when the session
-	// does, which every path below ensures by closing it.
+	// does, which every path below ensures by closing it. The printer
+	// takes what has arrived meanwhile as one batch: recorded in the
+	// history in one transaction, then printed.
 	ended := make(chan error, 1)
+	events := make(chan peer.Event, maxBatch)
+	var readErr error
 	go func() {
+		defer close(events)
 		for {
 			ev, err := s.Next()
 			if err != nil {
-				ended <- err
+				readErr = err // read by the printer once events is closed
 				return
 			}
-			if m, ok := ev.(*peer.Message); ok {
-				// Recorded before shown: a kill -9 cannot lose a line
-				// that is on the screen.
-				rec.received(m)
-				u.message(m)
-				continue
+			events <- ev
+		}
+	}()
+	go func() {
+		batch := make([]peer.Event, 0, maxBatch)
+		for ev := range events {
+			batch = append(batch[:0], ev)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						break more
+					}
+					batch = append(batch, ev)
+				default:
+					break more
+				}
 			}
-			rec.event(ev)
-			if text, ok := connectionNotice(ev, peerName); ok {
-				u.notice("%s", text)
+			for _, ev := range batch {
+				if m, ok := ev.(*peer.Message); ok {
+					rec.received(m)
+				} else {
+					rec.event(ev)
+				}
+			}
+			// Recorded before printed: a kill -9 cannot lose a line
+			// that was shown.
+			rec.commit()
+			for _, ev := range batch {
+				if m, ok := ev.(*peer.Message); ok {
+					u.message(m)
+				} else if text, ok := connectionNotice(ev, peerName); ok {
+					u.notice("%s", text)
+				}
 			}
 		}
+		ended <- readErr
 	}()
 
 	// The stdin reader ends at end of input; if the chat ends first it
@@ -88,6 +119,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 					return finish(s, u, peerName, <-ended, len(parts)-i)
 				}
 				rec.sent(m)
+				rec.commit()
 			}
 		case err := <-inputDone:
 			if err != nil {

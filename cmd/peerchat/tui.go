@@ -289,6 +289,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 }
 
 func (c *ttyChat) flush() {
+	// What is about to be shown is in the history first.
+	c.rec.commit()
 	if c.outErr != nil {
 		return
 	}
