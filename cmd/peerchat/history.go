@@ -5,7 +5,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -227,12 +230,15 @@ func historyCommand(u *ui) *cli.Command {
 		Name:      "history",
 		Usage:     "print past conversations from the history",
 		ArgsUsage: " ",
-		Flags: append([]cli.Flag{
+		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "peer", Usage: "only the conversations with the peer whose certificate name is `NAME`"},
 			&cli.StringFlag{Name: "since", Usage: "only messages since `DATE` (2006-01-02, 2006-01-02 15:04 or RFC 3339) or DURATION ago (90m, 36h, 7d)"},
 			&cli.StringFlag{Name: "grep", Usage: "only messages containing `TEXT` (full-text search, any language, case-insensitive)"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line, for scripts"},
-		}, historyFlags()...),
+			// Not --no-history: PEERCHAT_NO_HISTORY stops recording,
+			// not reading what was recorded before.
+			historyFlags()[0],
+		},
 		OnUsageError: onUsageError,
 		Action:       func(c *cli.Context) error { return historyAction(c, u) },
 	}
@@ -254,8 +260,10 @@ func historyAction(c *cli.Context, u *ui) error {
 	if err != nil {
 		return err
 	}
-	if path == "" {
-		return usagef("--no-history: there is no history to print")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Reading must not create: say where the history would be.
+		u.notice("no history yet at %s", path)
+		return nil
 	}
 	st, err := openHistory(path)
 	if err != nil {

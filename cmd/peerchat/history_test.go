@@ -235,6 +235,17 @@ func TestHistoryRecordsAChat(t *testing.T) {
 	}
 }
 
+func TestHistoryOfNothingCreatesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none", "history.db")
+	out, errOut, code := runPeerchat(t, "", "history", "--history", path)
+	if code != 0 || out != "" || !strings.Contains(errOut, "no history yet at "+path) {
+		t.Errorf("history of a missing file: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Errorf("reading the history created %s", filepath.Dir(path))
+	}
+}
+
 func TestNoHistoryLeavesNoFile(t *testing.T) {
 	dir := certsDir(t)
 	data := t.TempDir()
