@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -361,7 +360,7 @@ func TestHistoryLosesNothingShownOnKill9(t *testing.T) {
 	}
 	go io.WriteString(d.stdin, in.String())
 	l.waitOut(`bob: m1000$`)
-	l.cmd.Process.Signal(syscall.SIGKILL)
+	l.cmd.Process.Kill() // SIGKILL
 	l.wait()
 	shown := transcript(t, l.out())
 	if len(shown) >= 20000 {
@@ -379,4 +378,48 @@ func TestHistoryLosesNothingShownOnKill9(t *testing.T) {
 		}
 	}
 	t.Logf("killed after %d lines shown; %d stored", len(shown), len(stored))
+}
+
+// TestHistoryAcrossARestart: alice's process dies and a new one takes
+// over; her ids start again from 1, and bob's history keeps both her
+// first and her second "id 1"; what bob queued meanwhile is resent and
+// stored once, delivered.
+func TestHistoryAcrossARestart(t *testing.T) {
+	dir := certsDir(t)
+	db := filepath.Join(t.TempDir(), "bob.db")
+	l1, addr := listen(t, "--certs-dir", dir, "--name", "alice")
+	d := startEnv(t, []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + db},
+		"dial", "--certs-dir", dir, "--name", "bob", "--heartbeat", "100ms", addr)
+	d.waitLine("connected to alice")
+	l1.waitLine("connected to bob")
+	l1.send("before the crash")
+	d.waitOut(`alice: before the crash$`)
+	l1.cmd.Process.Kill()
+	l1.wait()
+	d.waitLine(`^peerchat: lost the connection to alice`)
+	d.send("typed while alice was down")
+
+	l2 := start(t, "listen", "--certs-dir", dir, "--name", "alice", "--addr", addr)
+	l2.waitLine("connected to bob")
+	d.waitLine(`\(alice had restarted\)`)
+	l2.waitOut(`bob: typed while alice was down$`)
+	l2.send("after the crash")
+	d.waitOut(`alice: after the crash$`)
+	d.stdin.Close()
+	if code := d.wait(); code != 0 {
+		t.Fatalf("dialer exited %d", code)
+	}
+
+	var got []string
+	for _, line := range history(t, db, "--json") {
+		var r histRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d %s %v", r.Direction, r.ID, r.Text, r.Delivered))
+	}
+	want := []string{"in 1 before the crash false", "out 1 typed while alice was down true", "in 1 after the crash false"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bob's history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
