@@ -124,6 +124,9 @@ func (r *recorder) received(m *peer.Message) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.st == nil {
+		return
+	}
 	r.queue = append(r.queue, histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
 		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
 		Time: m.Time, Received: time.Now(), Text: m.Text})
@@ -136,6 +139,9 @@ func (r *recorder) sent(m peer.Message) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.st == nil {
+		return
+	}
 	r.queue = append(r.queue, histRecord{Conv: r.conv, Direction: "out", ID: m.ID,
 		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: r.self,
 		Time: m.Time, Received: time.Now(), Text: m.Text, Delivered: m.ID <= r.ackedUpTo})

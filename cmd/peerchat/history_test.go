@@ -282,6 +282,43 @@ func TestAnUnusableHistoryDoesNotStopTheChat(t *testing.T) {
 	}
 }
 
+func TestALockedHistoryDoesNotStopTheChat(t *testing.T) {
+	dir := certsDir(t)
+	path := filepath.Join(t.TempDir(), "history.db")
+	st, err := openHistory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(t.Context(), "ROLLBACK")
+
+	l := startEnv(t, []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + path},
+		"listen", "--addr", "127.0.0.1:0", "--certs-dir", dir, "--name", "alice")
+	addr := l.waitLine(`listening on (\S+) as`)[1]
+	out, errOut, code := runPeerchat(t, "hello\n", "dial", "--certs-dir", dir, "--name", "bob", addr)
+	if code != 0 {
+		t.Fatalf("dialer exited %d: %s%s", code, out, errOut)
+	}
+	l.waitLine(`^peerchat: history off: history database .* is locked by another peerchat: .*; chat goes on without history; --no-history to silence this$`)
+	l.waitOut("bob: hello")
+	if code := l.wait(); code != 0 {
+		t.Fatalf("listener exited %d", code)
+	}
+}
+
 var historyLineRE = regexp.MustCompile(`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] `)
 
 func BenchmarkHistoryAdd(b *testing.B) {
