@@ -87,6 +87,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				Action:       func(c *cli.Context) error { return dialAction(c, u) },
 			},
 			sendCommand(u),
+			historyCommand(u),
 			certsCommand(u),
 		},
 	}
@@ -99,7 +100,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 // sessionFlags are the flags both roles share: who we are, whom we accept,
 // and the heartbeat.
 func sessionFlags() []cli.Flag {
-	return append(append(identityFlags(), pinFlag()),
+	return append(append(append(identityFlags(), pinFlag()),
 		&cli.StringFlag{Name: "peer", EnvVars: []string{"PEERCHAT_PEER"},
 			Usage: "the `NAME` the other side's certificate must be valid for (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
 		&cli.DurationFlag{Name: "linger", Value: lingerTimeout,
@@ -110,20 +111,25 @@ func sessionFlags() []cli.Flag {
 			Usage: "on a terminal, do not show what you type until you press Enter (for screen sharing)"},
 		&cli.BoolFlag{Name: "no-color",
 			Usage: "on a terminal, no colours (also when the NO_COLOR environment variable is set)"},
-	)
+	), append(historyFlags(), historyLinesFlag())...)
 }
 
 // startChat runs the conversation: a chat screen when stdin and stdout
 // are a terminal, pipe mode otherwise.
 func startChat(c *cli.Context, u *ui, s *peer.Session) error {
+	rec := openRecorder(c, s)
+	defer rec.Close()
 	if in, out, ok := terminals(c.App.Reader, u.stdout); ok {
 		return chatTTY(c.Context, s, in, out, u, ttyOptions{
 			hideInput: c.Bool("hide-input"),
 			color:     useColor(c.Bool("no-color")),
 			linger:    c.Duration("linger"),
+			rec:       rec,
+
+			historyLines: c.Int("history-lines"),
 		})
 	}
-	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"), c.Bool("accept-files"))
+	return chat(c.Context, s, c.App.Reader, u, c.Duration("linger"), c.Bool("accept-files"), rec)
 }
 
 // useColor follows --no-color, the NO_COLOR convention (set and not

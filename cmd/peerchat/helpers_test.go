@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 	// The race detector makes a process that exits 0 sleep a second first,
 	// for late reports; races are reported without it.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	// No test writes a history into the real home directory: the tests
+	// that want one name its file; the others record nothing.
+	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	os.Setenv("PEERCHAT_NO_HISTORY", "1")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -62,10 +66,16 @@ type proc struct {
 // start runs peerchat with args; stdin is a pipe the test writes to.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with env added to the environment.
+func startEnv(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(peerchatBin, args...)
 	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu, poke: p.poke}
-	p.cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	p.cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -221,7 +231,14 @@ func listen(t *testing.T, args ...string) (*proc, string) {
 // runPeerchat runs peerchat to completion with the given stdin.
 func runPeerchat(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runPeerchatEnv(t, nil, stdin, args...)
+}
+
+// runPeerchatEnv is runPeerchat with env added to the environment.
+func runPeerchatEnv(t *testing.T, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(peerchatBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

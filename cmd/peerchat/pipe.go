@@ -23,28 +23,66 @@ const lingerTimeout = 10 * time.Second
 // or when ctx is cancelled (a signal). With receiving set (listen
 // --accept-files), the end of input does not end the chat: a receiver run
 // from a script with no input stays until the sender leaves.
-func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration, receiving bool) error {
+func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time.Duration, receiving bool, rec *recorder) error {
 	u.connected(s)
+	rec.start(func(text string) { u.notice("%s", text) })
 	peerName := sanitize(s.Peer().Name)
 
 	// The reader of the session owns its reads; it ends when the session
-	// does, which every path below ensures by closing it.
+	// does, which every path below ensures by closing it. The printer
+	// takes what has arrived meanwhile as one batch: recorded in the
+	// history in one transaction, then printed.
 	ended := make(chan error, 1)
+	events := make(chan peer.Event, maxBatch)
+	var readErr error
 	go func() {
+		defer close(events)
 		for {
 			ev, err := s.Next()
 			if err != nil {
-				ended <- err
+				readErr = err // read by the printer once events is closed
 				return
 			}
-			if m, ok := ev.(*peer.Message); ok {
-				u.message(m)
-			} else if text, ok := connectionNotice(ev, peerName); ok {
-				u.notice("%s", text)
-			} else if text, _, ok := fileNotice(ev, peerName); ok {
-				u.notice("%s", text)
+			events <- ev
+		}
+	}()
+	go func() {
+		batch := make([]peer.Event, 0, maxBatch)
+		for ev := range events {
+			batch = append(batch[:0], ev)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						break more
+					}
+					batch = append(batch, ev)
+				default:
+					break more
+				}
+			}
+			for _, ev := range batch {
+				if m, ok := ev.(*peer.Message); ok {
+					rec.received(m)
+				} else {
+					rec.event(ev)
+				}
+			}
+			// Recorded before printed: a kill -9 cannot lose a line
+			// that was shown.
+			rec.commit()
+			for _, ev := range batch {
+				if m, ok := ev.(*peer.Message); ok {
+					u.message(m)
+				} else if text, ok := connectionNotice(ev, peerName); ok {
+					u.notice("%s", text)
+				} else if text, _, ok := fileNotice(ev, peerName); ok {
+					u.notice("%s", text)
+				}
 			}
 		}
+		ended <- readErr
 	}()
 
 	// The stdin reader ends at end of input; if the chat ends first it
@@ -59,14 +97,14 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 		case line := <-lines:
 			parts := splitMessage(line)
 			for i, part := range parts {
-				_, err := s.Send(part)
+				m, err := s.Send(part)
 				if errors.Is(err, peer.ErrQueueFull) {
 					// Disconnected for long with much typed: stop reading
 					// input until the peer has taken what is queued, so
 					// that a pipe slows down instead of losing lines.
 					u.notice("%s; waiting for room before reading more input", sanitize(err.Error()))
 					if err = s.Flush(ctx); err == nil {
-						_, err = s.Send(part)
+						m, err = s.Send(part)
 					}
 					if ctx.Err() != nil { // a signal while waiting
 						for _, p := range parts[i:] {
@@ -84,6 +122,8 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 					}
 					return finish(s, u, peerName, <-ended, len(parts)-i)
 				}
+				rec.sent(m)
+				rec.commit()
 			}
 		case err := <-inputDone:
 			if err != nil {

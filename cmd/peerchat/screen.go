@@ -201,6 +201,19 @@ func (sc *screen) appendMark(b []byte, delivered bool) []byte {
 	return append(b, sc.st.reset...)
 }
 
+// past shows a line from the history, dimmed: the conversation before
+// this one. line is already sanitized.
+func (sc *screen) past(line string) {
+	sc.above()
+	b := append(sc.buf, sc.st.time...)
+	b = append(b, line...)
+	b = append(b, sc.st.reset...)
+	sc.buf = append(b, "\r\n"...)
+	if len(sc.recent) > 0 {
+		sc.track(shownLine{rows: sc.rowsOf(0, line, 0)})
+	}
+}
+
 // notice shows a line about the chat; isErr marks it as an error.
 func (sc *screen) notice(text string, isErr bool) {
 	sc.above()

@@ -653,3 +653,53 @@ func TestTTYSendsAFile(t *testing.T) {
 	bob.typeKeys("/cancel\r")
 	bob.waitRow(`^` + clock + ` !! no file is being sent$`)
 }
+
+// TestTTYPicksUpWhereTheLastChatLeftOff: a second chat with alice shows
+// the end of the first one, dimmed, and /history shows more on demand.
+func TestTTYPicksUpWhereTheLastChatLeftOff(t *testing.T) {
+	env := []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + filepath.Join(t.TempDir(), "bob.db")}
+	alice, bob := chatPair(t, env)
+	alice.send("first talk")
+	bob.waitRow(`^` + clock + ` alice: first talk$`)
+	bob.typeKeys("my reply\r")
+	alice.waitOut(`bob: my reply$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+
+	_, bob = chatPair(t, env)
+	bob.waitRow(`^\[\d{4}-\d\d-\d\d ` + clock + `\] alice: first talk$`)
+	bob.waitRow(`^\[\d{4}-\d\d-\d\d ` + clock + `\] bob: my reply$`)
+	bob.typeKeys("/history 1\r")
+	bob.waitRow(`-- the last 1 lines with alice:$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+	if n := strings.Count(string(bob.rawOutput()), "] bob: my reply"); n != 2 {
+		t.Errorf("the last line was shown %d times, want twice (on connect, /history 1)", n)
+	}
+}
+
+// TestTTYGoesOnWithoutAnUnusableHistory: the notice is on the chat
+// screen, and the chat works.
+func TestTTYGoesOnWithoutAnUnusableHistory(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bob.db")
+	if err := os.WriteFile(bad, []byte(strings.Repeat("garbage ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := chatPair(t, []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + bad})
+	bob.waitRow(`!! history off: history database `)
+	if !strings.Contains(string(bob.rawOutput()), "is not a database") {
+		t.Errorf("the notice does not say what is wrong with the file")
+	}
+	bob.typeKeys("/history\r")
+	bob.waitRow(`!! history is off$`)
+	bob.typeKeys("still here\r")
+	alice.waitOut(`bob: still here$`)
+	bob.typeKeys("/quit\r")
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("bob exited %d", code)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ type ttyOptions struct {
 	hideInput bool
 	color     bool
 	linger    time.Duration
+	rec       *recorder
+	// historyLines is how many lines of the history with this peer to
+	// show on connect.
+	historyLines int
 }
 
 // maxBatch bounds the messages drawn per write, and so how long a key
@@ -69,6 +74,7 @@ type ttyChat struct {
 	sc       *screen
 	out      io.Writer
 	peerName string // sanitized
+	rec      *recorder
 	dec      keyDecoder
 	keyBuf   []key
 
@@ -95,7 +101,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	raw, err := makeRaw(int(in.Fd()))
 	if err != nil {
 		// Not a terminal we can drive after all: chat line by line.
-		return chat(ctx, s, in, u, o.linger, false)
+		return chat(ctx, s, in, u, o.linger, false, o.rec)
 	}
 	defer raw.restore()
 
@@ -106,6 +112,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 		sc:       newScreen(s.Name(), s.Peer().Name, width, height, o.color, o.hideInput),
 		out:      out,
 		peerName: sanitize(s.Peer().Name),
+		rec:      o.rec,
 
 		outFd:         int(out.Fd()),
 		lingerDefault: o.linger,
@@ -190,6 +197,9 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 	p := s.Peer()
 	c.sc.notice(fmt.Sprintf("connected to %s (fingerprint %s) at %s; /help lists commands", c.peerName, shortFingerprint(p.Fingerprint), p.Addr), false)
+	c.rec.start(func(text string) { c.sc.notice(text, true) })
+	// Where the last conversation with this peer left off.
+	c.showHistory(o.historyLines)
 	c.flush()
 
 	ctxDone := ctx.Done()
@@ -290,6 +300,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 }
 
 func (c *ttyChat) flush() {
+	// What is about to be shown is in the history first.
+	c.rec.commit()
 	if c.outErr != nil {
 		return
 	}
@@ -369,13 +381,42 @@ func (c *ttyChat) command(line string) {
 		c.cancelFiles()
 		c.files, c.cancelFiles = nil, nil
 		c.sc.notice("files still being sent are stopped", false)
+	case "/history":
+		n := defaultHistoryCommandLines
+		if _, arg, ok := strings.Cut(line, " "); ok && strings.TrimSpace(arg) != "" {
+			v, err := strconv.Atoi(strings.TrimSpace(arg))
+			if err != nil || v < 1 {
+				c.sc.notice(fmt.Sprintf("/history takes a number of lines, such as /history 50 (default %d)", defaultHistoryCommandLines), true)
+				return
+			}
+			n = v
+		}
+		if !c.rec.on() {
+			c.sc.notice("history is off", true)
+			return
+		}
+		c.sc.notice(fmt.Sprintf("the last %d lines with %s:", n, c.peerName), false)
+		c.showHistory(n)
 	default:
 		c.sc.notice(fmt.Sprintf("unknown command %s; /help lists the commands, and //%s sends %q as a message", name, line[1:], line), true)
 	}
 }
 
+// defaultHistoryCommandLines is what /history shows without a number.
+const defaultHistoryCommandLines = 20
+
+// showHistory shows the last n lines of the history with this peer.
+func (c *ttyChat) showHistory(n int) {
+	if n <= 0 {
+		return
+	}
+	for _, r := range c.rec.recent(n) {
+		c.sc.past(historyLine(r))
+	}
+}
+
 var helpLines = []string{
-	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /send PATH send a file; /cancel stop sending files; /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
+	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /send PATH send a file; /cancel stop sending files; /history [N] the last N lines with this peer (default 20); /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
 	"a line starting with / is a command: type //text to send /text",
 	"keys: ←/→ Ctrl-B/F move, Ctrl-←/→ Alt-B/F by word, Home/End Ctrl-A/E, Backspace Delete, Ctrl-U/K delete before/after the cursor, Ctrl-W the word before, ↑/↓ Ctrl-P/N your earlier lines, Ctrl-L redraw",
 	"marks: " + markPending + " sent, " + markDelivered + " delivered to the peer",
@@ -425,13 +466,18 @@ func issuerName(c *x509.Certificate) string {
 func (c *ttyChat) event(ev peer.Event) {
 	switch ev := ev.(type) {
 	case *peer.Message:
+		// Recorded before shown: a kill -9 cannot lose a line that is
+		// on the screen.
+		c.rec.received(ev)
 		c.sc.message(ev)
 	case peer.Delivered:
+		c.rec.event(ev)
 		c.sc.delivered(ev.UpTo)
 		c.checkLeft()
 	case peer.Pong:
 		c.sc.notice(fmt.Sprintf("round trip to %s: %s", c.peerName, roundDuration(ev.RTT)), false)
 	case peer.Disconnected, peer.Reconnecting, peer.Reconnected:
+		c.rec.event(ev)
 		text, _ := connectionNotice(ev, c.peerName)
 		_, lost := ev.(peer.Disconnected)
 		c.sc.notice(text, lost)
@@ -449,6 +495,7 @@ func (c *ttyChat) event(ev peer.Event) {
 func (c *ttyChat) sent(r sendResult) {
 	switch {
 	case r.err == nil && !r.out.ping:
+		c.rec.sent(r.msg)
 		c.sc.own(r.msg)
 	case errors.Is(r.err, peer.ErrQueueFull) && !r.out.ping:
 		// Nothing was lost: the line goes back on the input line, unless
