@@ -258,6 +258,10 @@ func FuzzSessionHandle(f *testing.F) {
 				if ev.RTT < 0 {
 					t.Fatalf("pong with round trip %v", ev.RTT)
 				}
+			case FileOffered, FileReceived, FileFailed:
+				if frame.t < frameFileOffer || frame.t > frameFileCancel {
+					t.Fatalf("a %s frame gave the file event %T", frame.t, ev)
+				}
 			default:
 				t.Fatalf("handle returned event %T", ev)
 			}
@@ -283,7 +287,23 @@ func wantOwed(t *testing.T, s *Session, frame readerFrame, ev Event, err error, 
 			want = appendU64Frame(want, framePong, nonce)
 		}
 	}
-	if got := s.takeControl(nil); !bytes.Equal(got, want) {
+	got := s.takeControl(nil)
+	if frame.t >= frameFileOffer && frame.t <= frameFileCancel {
+		// A file frame may be answered (a refusal, a cancel) by file
+		// frames, and by nothing else.
+		fr := newFrameReader(bytes.NewReader(got))
+		for {
+			typ, _, err := fr.next()
+			if err != nil {
+				break
+			}
+			if typ < frameFileOffer || typ > frameFileCancel {
+				t.Fatalf("after a %s frame %x the session owes a %s frame", frame.t, frame.p, typ)
+			}
+		}
+		return
+	}
+	if !bytes.Equal(got, want) {
 		t.Fatalf("after a %s frame %x the session owes %x, want %x", frame.t, frame.p, got, want)
 	}
 }
