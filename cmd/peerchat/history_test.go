@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -112,20 +113,7 @@ func TestHistoryStoreRecordsSearchesAndDedups(t *testing.T) {
 
 func TestHistoryReportsALockedDatabase(t *testing.T) {
 	_, path := openTestHistory(t)
-	other, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(t.Context(), "ROLLBACK")
+	lockHistory(t, path)
 	st, err := openHistory(path)
 	if err == nil {
 		st.Close()
@@ -290,20 +278,7 @@ func TestALockedHistoryDoesNotStopTheChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	other, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(t.Context(), "ROLLBACK")
+	lockHistory(t, path)
 
 	l := startEnv(t, []string{"PEERCHAT_NO_HISTORY=", "PEERCHAT_HISTORY=" + path},
 		"listen", "--addr", "127.0.0.1:0", "--certs-dir", dir, "--name", "alice")
@@ -459,4 +434,26 @@ func TestHistoryAcrossARestart(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("bob's history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// lockHistory holds an exclusive transaction on the database at path, as
+// another peerchat writing to it would, until the test ends.
+func lockHistory(t *testing.T, path string) {
+	t.Helper()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+		other.Close()
+	})
 }
