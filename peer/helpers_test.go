@@ -132,3 +132,34 @@ func wantErrorAs[T error](t *testing.T, err error) T {
 	}
 	return target
 }
+
+// dialExpecting dials l with cfg. When refused is false the dial must
+// succeed and a message must reach the listener; it then returns nil.
+// When refused is true the dial must fail, and its error is returned.
+func dialExpecting(t *testing.T, l *peer.Listener, cfg peer.Config, refused bool) error {
+	t.Helper()
+	accepted := make(chan *peer.Session, 1)
+	go func() {
+		if s, err := l.Accept(testContext(t)); err == nil {
+			accepted <- s
+		}
+	}()
+	s, err := peer.Dial(testContext(t), l.Addr().String(), cfg)
+	switch {
+	case refused && err == nil:
+		s.Close()
+		t.Fatal("dial succeeded, want a refusal")
+	case refused:
+		return err
+	case err != nil:
+		t.Fatalf("dial: %v", err)
+	}
+	defer s.Close()
+	ls := <-accepted
+	defer ls.Close()
+	s.Send("proof")
+	if m := nextMessage(t, ls); m.Text != "proof" {
+		t.Fatalf("listener got %q", m.Text)
+	}
+	return nil
+}

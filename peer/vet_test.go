@@ -111,29 +111,9 @@ func TestRevocationAndPinning(t *testing.T) {
 			lcfg, dcfg := tt.prepare(t, w)
 			l, rejected := startListener(t, lcfg)
 			addr := l.Addr().String()
-			accepted := make(chan *peer.Session, 1)
-			go func() {
-				if s, err := l.Accept(testContext(t)); err == nil {
-					accepted <- s
-				}
-			}()
-			s, err := peer.Dial(testContext(t), addr, dcfg)
+			err = dialExpecting(t, l, dcfg, tt.dialErr != "")
 			if tt.dialErr == "" {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				defer s.Close()
-				ls := <-accepted
-				defer ls.Close()
-				s.Send("proof")
-				if m := nextMessage(t, ls); m.Text != "proof" {
-					t.Fatalf("listener got %q", m.Text)
-				}
 				return
-			}
-			if err == nil {
-				s.Close()
-				t.Fatal("dial succeeded, want a refusal")
 			}
 			subst := strings.NewReplacer("ADDR", addr, "DIR", pki.Dir,
 				"SERIAL_ALICE", peer.Serial(w.alice.Leaf.SerialNumber), "SERIAL_BOB", peer.Serial(w.bob.Leaf.SerialNumber),
