@@ -114,6 +114,10 @@ type Config struct {
 	// DownloadDir is where files offered by the peer are received (as
 	// NAME.part until verified); empty refuses every file.
 	DownloadDir string
+	// ConfirmFiles holds every offer until the application answers it
+	// with Session.AcceptFile or RejectFile (a person asked on a chat
+	// screen); without it, each offer that passes the checks is accepted.
+	ConfirmFiles bool
 	// MaxFileSize refuses offers of bigger files; zero means no limit.
 	MaxFileSize int64
 	// discardFiles makes the receiver verify files and keep nothing

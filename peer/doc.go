@@ -133,7 +133,9 @@
 // receiver computes as it writes and checks before it syncs and renames.
 // A reconnection or a restart resumes from the .part by offering again; a
 // mismatch starts again from 0. The receiver takes files only with
-// [Config.DownloadDir] set, reports them as [FileOffered], [FileReceived]
-// and [FileFailed] events, and never writes outside that directory or
-// over an existing file.
+// [Config.DownloadDir] set, reports them as [FileOffered], [FileProgress],
+// [FileReceived] and [FileFailed] events, and never writes outside that
+// directory or over an existing file. With [Config.ConfirmFiles] an offer
+// is first reported as a [FileOffer] and waits for [Session.AcceptFile] or
+// [Session.RejectFile]; [Session.CancelFile] ends an incoming file.
 package peer

@@ -74,14 +74,42 @@ func fileFrameName(t frameType) string {
 	return ""
 }
 
+// FileOffer reports, on a receiving side with [Config.ConfirmFiles], a
+// file the peer offers: it waits for [Session.AcceptFile] or
+// [Session.RejectFile]. Have is how much of it an earlier attempt left in
+// NAME.part: accepting resumes from there.
+type FileOffer struct {
+	ID   uint64
+	Name string // the offered name, reduced to a safe base name
+	Size int64
+	Have int64
+}
+
 // FileOffered reports, on the receiving side, a file the peer offered and
-// this side accepted: it is written to Path+".part" from Offset on.
+// this side accepted: it is written to NAME.part from Offset on (above 0
+// when an earlier attempt is resumed).
 type FileOffered struct {
 	ID     uint64
 	Name   string // the offered name, reduced to a safe base name
 	Size   int64
 	Offset int64 // bytes kept from an earlier attempt (resumption)
 }
+
+// FileProgress reports how far a transfer has come: Done of Size bytes
+// are with the receiver. The sender's progress function gets one per
+// chunk; the receiving side's Next returns one every [ProgressInterval]
+// at most. Start marks the first report of an attempt, when the receiver
+// has answered the offer: Done is then where the attempt starts, above 0
+// when it resumes an earlier one.
+type FileProgress struct {
+	ID         uint64
+	Name       string
+	Done, Size int64
+	Start      bool
+}
+
+// ProgressInterval is how often a receiving side reports progress.
+const ProgressInterval = 100 * time.Millisecond
 
 // FileReceived reports a file received whole and verified, now at Path.
 type FileReceived struct {
@@ -100,7 +128,9 @@ type FileFailed struct {
 	Retry bool
 }
 
+func (FileOffer) isEvent()    {}
 func (FileOffered) isEvent()  {}
+func (FileProgress) isEvent() {}
 func (FileReceived) isEvent() {}
 func (FileFailed) isEvent()   {}
 
@@ -114,9 +144,13 @@ type files struct {
 	lastID uint64
 	out    map[uint64]chan fileReply // the sender's transfers, by id
 
-	// Owned by the goroutine calling Next.
-	in   map[uint64]*incoming
-	done map[uint64]bool // verified and renamed: a repeated offer is answered "verified"
+	// The receiving side: the reader's goroutine, and AcceptFile,
+	// RejectFile and CancelFile from the application's, under inMu.
+	inMu    sync.Mutex
+	in      map[uint64]*incoming
+	asked   map[uint64]*incoming // offers waiting for AcceptFile or RejectFile
+	done    map[uint64]bool      // verified and renamed: a repeated offer is answered "verified"
+	partsIn map[string]uint64    // the .part paths being written, and by which transfer
 }
 
 type fileReply struct {
@@ -132,7 +166,8 @@ type incoming struct {
 	f          *os.File  // the .part; nil for a discarding receiver (benchmarks)
 	w          io.Writer // where data goes: f, or io.Discard; nil once ended
 	h          *blake3.Hasher
-	bad        bool // digest mismatch: the next offer starts again from 0
+	bad        bool      // digest mismatch: the next offer starts again from 0
+	reported   time.Time // the last FileProgress
 }
 
 // appendIDFrame appends a frame whose payload is id u64 followed by rest.
@@ -238,22 +273,48 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 		s.reply(id, fileReply{t: t, reason: string(rest)})
 	case frameFileCancel:
 		s.reply(id, fileReply{t: t, reason: string(rest)})
-		if in := s.files.in[id]; in != nil {
-			in.close()
-			delete(s.files.in, id)
-			return FileFailed{ID: id, Name: in.name, Err: fmt.Errorf("%s cancelled the file: %s", s.Peer().Name, rest)}, nil
-		}
+		return s.peerCancelled(id, string(rest)), nil
 	}
 	return nil, nil
+}
+
+// peerCancelled ends, on the receiving side, a transfer or an offer the
+// sender cancelled; its .part stays.
+func (s *Session) peerCancelled(id uint64, reason string) Event {
+	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	in := fs.in[id]
+	if in == nil {
+		in = fs.asked[id]
+		delete(fs.asked, id)
+	}
+	if in == nil {
+		return nil
+	}
+	fs.drop(id)
+	return FileFailed{ID: id, Name: in.name, Err: fmt.Errorf("%s cancelled %s: %s", s.Peer().Name, in.name, reason)}
+}
+
+// drop ends the receiving state of transfer id, keeping its .part. The
+// caller holds inMu.
+func (fs *files) drop(id uint64) {
+	if in := fs.in[id]; in != nil {
+		in.close()
+		delete(fs.partsIn, in.part)
+		delete(fs.in, id)
+	}
 }
 
 // forgetIncoming drops the receiving state of a peer that restarted: its
 // .part files stay, and are resumed when it offers them again.
 func (fs *files) forgetIncoming() {
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
 	for _, in := range fs.in {
 		in.close()
 	}
-	fs.in, fs.done = nil, nil
+	fs.in, fs.asked, fs.done, fs.partsIn = nil, nil, nil, nil
 }
 
 // reply hands a receiver's answer to the SendFile waiting for it.
@@ -274,55 +335,161 @@ func (s *Session) refuse(id uint64, name string, err error) Event {
 	return FileFailed{ID: id, Name: name, Err: err}
 }
 
+// errNoFiles is the refusal of a side that takes no files.
+var errNoFiles = errors.New("not taking files (it must run with --accept-files, or chat on a terminal to be asked)")
+
 func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
 	if fs.done[id] {
 		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
 		return nil
 	}
 	if s.cfg.DownloadDir == "" {
-		return s.refuse(id, offered, errors.New("this side does not accept files"))
+		return s.refuse(id, offered, errNoFiles)
 	}
 	name, err := SafeFileName(offered)
 	if err != nil {
 		return s.refuse(id, offered, err)
 	}
 	if max := s.cfg.MaxFileSize; max > 0 && size > uint64(max) {
-		return s.refuse(id, name, fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, size, max))
+		return s.refuse(id, name, fmt.Errorf("%s is %d bytes, over the %d-byte limit (--max-file-size)", name, size, max))
 	}
 	if size > 1<<62 {
 		return s.refuse(id, name, fmt.Errorf("%s claims an impossible size", name))
 	}
 	in := fs.in[id]
 	if in != nil && (in.name != name || in.size != int64(size)) {
-		in.close()
+		fs.drop(id) // the same id for another file: a sender that restarted
 		in = nil
 	}
-	if in == nil || in.w == nil || in.bad {
-		if in != nil {
-			in.close()
-		}
-		if s.cfg.discardFiles {
-			in, err = &incoming{name: name, size: int64(size), w: io.Discard, h: blake3.New()}, nil
-		} else {
-			in, err = s.openPart(name, int64(size), in != nil && in.bad)
-		}
-		if err != nil {
-			return s.refuse(id, name, err)
-		}
-		if fs.in == nil {
-			fs.in = make(map[uint64]*incoming)
-		}
-		fs.in[id] = in
+	if in != nil && !in.bad {
+		// Accepted before: the sender offers again after a
+		// reconnection, and goes on from what arrived.
+		s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
+		return FileOffered{ID: id, Name: name, Size: in.size, Offset: in.n}
 	}
-	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
-	return FileOffered{ID: id, Name: name, Size: in.size, Offset: in.n}
+	if in == nil && s.cfg.ConfirmFiles {
+		if a := fs.asked[id]; a != nil && a.name == name && a.size == int64(size) {
+			return nil // offered again while the question is open
+		}
+		if fs.asked == nil {
+			fs.asked = make(map[uint64]*incoming)
+		}
+		fs.asked[id] = &incoming{name: name, size: int64(size)}
+		return FileOffer{ID: id, Name: name, Size: int64(size), Have: fs.have(s.cfg.DownloadDir, name, int64(size))}
+	}
+	return s.acceptIncoming(id, name, int64(size), in != nil && in.bad)
 }
 
-// openPart opens NAME.part in the download directory, keeping what an
-// earlier attempt wrote unless restart is set, and hashes that prefix.
-func (s *Session) openPart(name string, size int64, restart bool) (*incoming, error) {
-	part := filepath.Join(s.cfg.DownloadDir, name+".part")
+// acceptIncoming opens the .part of an offer and tells the sender where
+// to start. The caller holds inMu.
+func (s *Session) acceptIncoming(id uint64, name string, size int64, restart bool) Event {
+	fs := &s.files
+	fs.drop(id)
+	var in *incoming
+	var err error
+	if s.cfg.discardFiles {
+		in = &incoming{name: name, size: size, w: io.Discard, h: blake3.New()}
+	} else if in, err = s.openPart(fs.partPath(s.cfg.DownloadDir, name), name, size, restart); err != nil {
+		return s.refuse(id, name, err)
+	}
+	in.reported = time.Now()
+	if fs.in == nil {
+		fs.in = make(map[uint64]*incoming)
+		fs.partsIn = make(map[string]uint64)
+	}
+	fs.in[id] = in
+	if in.part != "" {
+		fs.partsIn[in.part] = id
+	}
+	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
+	return FileOffered{ID: id, Name: name, Size: size, Offset: in.n}
+}
+
+// partPath is where a file offered as name is written until verified:
+// NAME.part, or "NAME (2).part" and so on while another transfer of the
+// same name is writing that one. The caller holds inMu.
+func (fs *files) partPath(dir, name string) string {
+	part := filepath.Join(dir, name+".part")
+	for i := 2; ; i++ {
+		if _, busy := fs.partsIn[part]; !busy {
+			return part
+		}
+		part = filepath.Join(dir, fmt.Sprintf("%s (%d).part", name, i))
+	}
+}
+
+// have is how much of a file an earlier attempt left in its .part.
+func (fs *files) have(dir, name string, size int64) int64 {
+	fi, err := os.Lstat(fs.partPath(dir, name))
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > size {
+		return 0
+	}
+	return fi.Size()
+}
+
+// AcceptFile accepts the offer id that a [FileOffer] reported: the file
+// is written to the download directory from what its .part holds on. It
+// fails if no such offer waits for an answer (the sender cancelled it, or
+// restarted) or the .part cannot be written; the sender is told then too.
+func (s *Session) AcceptFile(id uint64) (FileOffered, error) {
+	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	a := fs.asked[id]
+	if a == nil {
+		return FileOffered{}, fmt.Errorf("no file offer %d waits for an answer", id)
+	}
+	delete(fs.asked, id)
+	switch ev := s.acceptIncoming(id, a.name, a.size, false).(type) {
+	case FileOffered:
+		return ev, nil
+	case FileFailed:
+		return FileOffered{}, ev.Err
+	}
+	panic("unreachable")
+}
+
+// RejectFile refuses the offer id that a [FileOffer] reported; the
+// sender gets reason.
+func (s *Session) RejectFile(id uint64, reason string) error {
+	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	if fs.asked[id] == nil {
+		return fmt.Errorf("no file offer %d waits for an answer", id)
+	}
+	delete(fs.asked, id)
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
+	return nil
+}
+
+// CancelFile stops receiving file id, or refuses it if it is still an
+// open offer; the sender gets reason. What arrived stays in the .part, and
+// is resumed if the file is offered again.
+func (s *Session) CancelFile(id uint64, reason string) error {
+	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	t := frameFileCancel
+	switch {
+	case fs.in[id] != nil:
+		fs.drop(id)
+	case fs.asked[id] != nil:
+		delete(fs.asked, id)
+		t = frameFileReject
+	default:
+		return fmt.Errorf("no file %d is being received", id)
+	}
+	s.oweFrame(appendIDFrame(nil, t, id, reasonBytes(reason)))
+	return nil
+}
+
+// openPart opens part, keeping what an earlier attempt wrote unless
+// restart is set, and hashes that prefix.
+func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
 	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s exists and is not a regular file", part)
 	}
@@ -367,16 +534,17 @@ func (in *incoming) close() {
 	}
 }
 
-// fail ends an incoming transfer on this side, keeping its .part, and
-// tells the sender why.
+// failIncoming ends an incoming transfer on this side, keeping its
+// .part, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
-	in.close()
-	delete(s.files.in, id)
+	s.files.drop(id)
 	s.oweFrame(appendIDFrame(nil, frameFileCancel, id, reasonBytes(err.Error())))
 	return FileFailed{ID: id, Name: in.name, Err: err}
 }
 
 func (s *Session) chunk(id uint64, data []byte) (Event, error) {
+	s.files.inMu.Lock()
+	defer s.files.inMu.Unlock()
 	in := s.files.in[id]
 	if in == nil || in.w == nil {
 		// A transfer this side ended (cancelled, failed): chunks still
@@ -394,10 +562,16 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	}
 	in.h.Write(data)
 	in.n += int64(len(data))
+	if now := time.Now(); now.Sub(in.reported) >= ProgressInterval {
+		in.reported = now
+		return FileProgress{ID: id, Name: in.name, Done: in.n, Size: in.size}, nil
+	}
 	return nil, nil
 }
 
 func (s *Session) fileDone(id uint64, digest []byte) Event {
+	s.files.inMu.Lock()
+	defer s.files.inMu.Unlock()
 	in := s.files.in[id]
 	if in == nil || in.w == nil {
 		return nil
@@ -423,8 +597,7 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 			return s.failIncoming(id, in, err)
 		}
 	}
-	in.close()
-	delete(s.files.in, id)
+	s.files.drop(id)
 	if s.files.done == nil {
 		s.files.done = make(map[uint64]bool)
 	}
@@ -475,7 +648,7 @@ var errRelinked = errors.New("connection replaced")
 // values never decrease within one attempt. Some goroutine must be calling
 // Next meanwhile. Messages may be sent during a transfer; they overtake
 // file data.
-func (s *Session) SendFile(ctx context.Context, path string, progress func(sent, size int64)) error {
+func (s *Session) SendFile(ctx context.Context, path string, progress func(FileProgress)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -494,7 +667,7 @@ func (s *Session) SendFile(ctx context.Context, path string, progress func(sent,
 // SendReader is SendFile for size bytes read from r, offered as name. r is
 // read again from the offset the receiver asks for, after a reconnection
 // or a digest mismatch.
-func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, size int64, progress func(sent, size int64)) error {
+func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, size int64, progress func(FileProgress)) error {
 	if len(name) > maxFileName || name == "" {
 		return fmt.Errorf("file name %q is empty or over %d bytes", name, maxFileName)
 	}
@@ -548,7 +721,7 @@ type sending struct {
 	name     string
 	size     int64
 	ch       chan fileReply
-	progress func(int64, int64)
+	progress func(FileProgress)
 	buf      []byte
 }
 
@@ -606,7 +779,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 	}
 	pos := r.offset
 	if x.progress != nil {
-		x.progress(pos, x.size)
+		x.progress(FileProgress{ID: x.id, Name: x.name, Done: pos, Size: x.size, Start: true})
 	}
 	for pos < x.size {
 		n, err := x.f.ReadAt(x.buf[:min(int64(sendChunk), x.size-pos)], pos)
@@ -619,7 +792,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		pos += int64(n)
 		if x.progress != nil {
-			x.progress(pos, x.size)
+			x.progress(FileProgress{ID: x.id, Name: x.name, Done: pos, Size: x.size})
 		}
 		select {
 		case r := <-x.ch:

@@ -87,7 +87,8 @@ func TestSendFileEndToEnd(t *testing.T) {
 	path, want := writeRandom(t, t.TempDir(), "data.bin", size)
 	var last int64 = -1
 	chatted := false
-	err := ds.SendFile(testContext(t), path, func(sent, total int64) {
+	err := ds.SendFile(testContext(t), path, func(p peer.FileProgress) {
+		sent, total := p.Done, p.Size
 		if sent < last || total != int64(size) {
 			t.Errorf("progress went from %d to %d of %d", last, sent, total)
 		}
@@ -152,7 +153,8 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 			proxy.Cut()
 		}
 	}()
-	err := ds.SendFile(testContext(t), path, func(sent, _ int64) {
+	err := ds.SendFile(testContext(t), path, func(p peer.FileProgress) {
+		sent := p.Done
 		for next < len(cuts) && sent >= cuts[next] {
 			next++
 			cutNow <- struct{}{}
@@ -184,9 +186,9 @@ func TestReceiverRestartResumesPart(t *testing.T) {
 	evs := receiverEvents(ls)
 	go endOf(ds)
 	first := int64(-1)
-	err := ds.SendFile(testContext(t), path, func(sent, _ int64) {
+	err := ds.SendFile(testContext(t), path, func(p peer.FileProgress) {
 		if first < 0 {
-			first = sent
+			first = p.Done
 		}
 	})
 	if err != nil {

@@ -159,13 +159,14 @@ func parseSize(s string) (int64, error) {
 
 // progressReporter shows a transfer's progress, four times a second at
 // most: "sending NAME: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s".
-func progressReporter(u *ui, name string) func(sent, size int64) {
+func progressReporter(u *ui, name string) func(peer.FileProgress) {
 	start := time.Now()
 	var last time.Time
 	var from int64 = -1
-	return func(sent, size int64) {
+	return func(p peer.FileProgress) {
+		sent, size := p.Done, p.Size
 		now := time.Now()
-		if from < 0 || sent < from {
+		if p.Start {
 			from, start = sent, now // resumed: the rate counts from here
 		}
 		if now.Sub(last) < 250*time.Millisecond && sent != size {
