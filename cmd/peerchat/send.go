@@ -89,11 +89,15 @@ func sendAction(c *cli.Context, u *ui) error {
 	failed := 0
 	for _, f := range files {
 		name := filepath.Base(f)
-		err := s.SendFile(c.Context, f, progressReporter(u, sanitize(name)))
+		var size int64
+		if fi, err := os.Stat(f); err == nil {
+			size = fi.Size()
+		}
+		m := newMeter(name, size, time.Now())
+		err := s.SendFile(c.Context, f, progressReporter(u, m))
 		switch {
 		case err == nil:
-			fi, _ := os.Stat(f)
-			u.notice("sent %s (%s) to %s, verified", name, fileSize(fi.Size()), peerName)
+			u.notice("sent %s to %s: %s, verified", m.name, peerName, m.summary(time.Now()))
 			continue
 		case c.Context.Err() != nil:
 			return fmt.Errorf("interrupted while sending %s", name)
@@ -157,34 +161,17 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// progressReporter shows a transfer's progress, four times a second at
-// most: "sending NAME: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s".
-func progressReporter(u *ui, name string) func(peer.FileProgress) {
-	start := time.Now()
-	var last time.Time
-	var from int64 = -1
+// progressReporter shows a transfer's progress on stderr when it is a
+// terminal, redrawn in place, and says when an attempt resumes.
+func progressReporter(u *ui, m *meter) func(peer.FileProgress) {
 	return func(p peer.FileProgress) {
-		sent, size := p.Done, p.Size
 		now := time.Now()
-		if p.Start {
-			from, start = sent, now // resumed: the rate counts from here
+		resumed, redraw := m.update(p, now)
+		if resumed != "" {
+			u.notice("%s", resumed)
 		}
-		if now.Sub(last) < 250*time.Millisecond && sent != size {
-			return
+		if redraw {
+			u.progress("sending " + m.line(now))
 		}
-		last = now
-		u.progress(progressText(name, sent, size, sent-from, now.Sub(start)))
 	}
-}
-
-func progressText(name string, sent, size, moved int64, took time.Duration) string {
-	pct := 100
-	if size > 0 {
-		pct = int(sent * 100 / size)
-	}
-	text := fmt.Sprintf("sending %s: %d%% (%s of %s)", name, pct, fileSize(sent), fileSize(size))
-	if took > 100*time.Millisecond {
-		text += fmt.Sprintf(" at %s/s", fileSize(int64(float64(moved)/took.Seconds())))
-	}
-	return text
 }

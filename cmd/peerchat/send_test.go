@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestSendToAcceptingListener: peerchat send delivers each file, verified,
@@ -71,22 +70,6 @@ func TestSendUsage(t *testing.T) {
 		_, stderr, code := runPeerchat(t, "", args...)
 		if code == 0 {
 			t.Errorf("%v exited 0:\n%s", args, stderr)
-		}
-	}
-}
-
-func TestProgressText(t *testing.T) {
-	for _, tc := range []struct {
-		sent, size, moved int64
-		took              time.Duration
-		want              string
-	}{
-		{0, 1 << 30, 0, 0, "sending x.bin: 0% (0 bytes of 1.0 GiB)"},
-		{380 << 20, 1 << 30, 380 << 20, time.Second / 2, "sending x.bin: 37% (380.0 MiB of 1.0 GiB) at 760.0 MiB/s"},
-		{0, 0, 0, time.Second, "sending x.bin: 100% (0 bytes of 0 bytes) at 0 bytes/s"},
-	} {
-		if got := progressText("x.bin", tc.sent, tc.size, tc.moved, tc.took); got != tc.want {
-			t.Errorf("got %q, want %q", got, tc.want)
 		}
 	}
 }
