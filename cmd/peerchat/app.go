@@ -65,13 +65,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 						Usage: "after a connection breaks, how long to keep the conversation for the same peer to come back (others are told busy meanwhile); 0: do not wait"},
 					&cli.StringFlag{Name: "addr", Value: ":" + peer.DefaultPort, EnvVars: []string{"PEERCHAT_ADDR"},
 						Usage: "`HOST:PORT` to listen on (port 0 picks a free one; the address is printed)"},
-					&cli.BoolFlag{Name: "accept-files",
-						Usage: "receive the files the peer sends (peerchat send, /send) into --download-dir; without it every file is refused"},
-					&cli.StringFlag{Name: "download-dir", Value: ".",
-						Usage: "`DIR` where received files are written, as NAME.part until complete and verified; an existing file is never replaced"},
-					&cli.StringFlag{Name: "max-file-size",
-						Usage: "refuse offered files bigger than `SIZE` (bytes, or with K, M, G: 500M); default: no limit"},
-				}, sessionFlags()...),
+				}, append(fileFlags(), sessionFlags()...)...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return listenAction(c, u) },
 			},
@@ -82,7 +76,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "no-reconnect",
 						Usage: "after a connection breaks, end the chat instead of reconnecting (with backoff up to 30s) and resending"},
-				}, sessionFlags()...),
+				}, append(fileFlags(), sessionFlags()...)...),
 				OnUsageError: onUsageError,
 				Action:       func(c *cli.Context) error { return dialAction(c, u) },
 			},
@@ -90,6 +84,18 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 			historyCommand(u),
 			certsCommand(u),
 		},
+	}
+}
+
+// fileFlags are how either role receives files.
+func fileFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "accept-files",
+			Usage: "receive every file the peer sends (peerchat send, /send) into --download-dir without asking; on a chat screen you are otherwise asked (/accept, /reject), in pipe mode every file is refused"},
+		&cli.StringFlag{Name: "download-dir", Value: ".",
+			Usage: "`DIR` where received files are written, as NAME.part until complete and verified; an existing file is never replaced"},
+		&cli.StringFlag{Name: "max-file-size",
+			Usage: "refuse offered files bigger than `SIZE` (bytes, or with K, M, G: 500M); default: no limit"},
 	}
 }
 
@@ -188,7 +194,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	if err != nil {
 		return err
 	}
-	if cfg.DownloadDir, cfg.MaxFileSize, err = fileOptions(c); err != nil {
+	if err := fileOptions(c, u, &cfg); err != nil {
 		return err
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)
@@ -231,6 +237,9 @@ func dialAction(c *cli.Context, u *ui) error {
 	}
 	cfg, err := sessionConfig(c, u)
 	if err != nil {
+		return err
+	}
+	if err := fileOptions(c, u, &cfg); err != nil {
 		return err
 	}
 	s, err := peer.Dial(c.Context, c.Args().First(), cfg)

@@ -115,29 +115,36 @@ func sendAction(c *cli.Context, u *ui) error {
 	return nil
 }
 
-// fileOptions reads the listener's --accept-files, --download-dir and
-// --max-file-size. An empty directory means files are refused.
-func fileOptions(c *cli.Context) (dir string, maxSize int64, err error) {
+// fileOptions reads --accept-files, --download-dir and --max-file-size
+// into cfg. A chat screen asks about each offer unless --accept-files;
+// pipe mode cannot ask, so it refuses every file without it.
+func fileOptions(c *cli.Context, u *ui, cfg *peer.Config) error {
 	if s := c.String("max-file-size"); s != "" {
-		if maxSize, err = parseSize(s); err != nil {
-			return "", 0, usagef("--max-file-size %q: %v; use bytes or a number with K, M or G, e.g. 500M", s, err)
+		var err error
+		if cfg.MaxFileSize, err = parseSize(s); err != nil {
+			return usagef("--max-file-size %q: %v; use bytes or a number with K, M or G, e.g. 500M", s, err)
 		}
 	}
+	_, _, tty := terminals(c.App.Reader, u.stdout)
 	if !c.Bool("accept-files") {
-		if c.IsSet("download-dir") {
-			return "", 0, usagef("--download-dir has no effect without --accept-files; add --accept-files to receive files")
+		if !tty {
+			if c.IsSet("download-dir") {
+				return usagef("--download-dir has no effect without --accept-files in pipe mode; add --accept-files to receive files")
+			}
+			return nil
 		}
-		return "", maxSize, nil
+		cfg.ConfirmFiles = true
 	}
-	dir = c.String("download-dir")
+	dir := c.String("download-dir")
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return "", 0, usagef("--download-dir: %v; create it first or choose another", err)
+		return usagef("--download-dir: %v; create it first or choose another", err)
 	}
 	if !fi.IsDir() {
-		return "", 0, usagef("--download-dir %s is not a directory", dir)
+		return usagef("--download-dir %s is not a directory", dir)
 	}
-	return dir, maxSize, nil
+	cfg.DownloadDir = dir
+	return nil
 }
 
 // parseSize reads 1000, 64K, 500M, 2G (powers of 1024).
