@@ -193,7 +193,7 @@ func newFuzzSession(sent int) *Session {
 	for id := uint64(1); id <= uint64(sent); id++ {
 		s.pending = append(s.pending, Message{ID: id, Text: "sent", From: s.self})
 	}
-	s.nextID = uint64(sent)
+	s.nextID, s.lastID = uint64(sent), uint64(sent)
 	for nonce := uint64(1); nonce <= fuzzPings; nonce++ {
 		s.pingSent[nonce] = time.Now()
 	}
