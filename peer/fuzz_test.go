@@ -182,35 +182,65 @@ func FuzzParseMessage(f *testing.F) {
 // which it awaits pongs.
 const fuzzPings = 3
 
+// fuzzMaxFileSize is the file size limit of a fuzzed session that accepts
+// files and has one, small enough for an input to reach it.
+const fuzzMaxFileSize = 1 << 20
+
+// The first byte of a FuzzSessionHandle input: the messages the session
+// has sent, and the flags below.
+const (
+	fuzzSentMask      = 0x3f
+	fuzzAcceptFiles   = 0x80 // the session receives files (and discards them)
+	fuzzFileSizeLimit = 0x40 // with fuzzAcceptFiles: of up to fuzzMaxFileSize bytes
+)
+
 // newFuzzSession builds a session with no connection: handle reads and
 // updates the session's state and never touches the connection itself, so
 // no TLS handshake is needed for each input. The session has sent messages
 // 1 to sent and pings 1 to fuzzPings, all unanswered. Its control timer
-// does nothing: the test takes the owed control frames itself.
-func newFuzzSession(sent int) *Session {
-	s := newSession(Config{}.withDefaults(), "alice", nil, nil)
+// does nothing: the test takes the owed control frames itself. With
+// fuzzAcceptFiles in flags it receives files, verifies and discards them
+// (nothing touches the disk), up to fuzzMaxFileSize bytes with
+// fuzzFileSizeLimit; it also waits for answers to an offer of its own,
+// file 1, so that the peer's accepts, refusals and verdicts have somewhere
+// to go.
+func newFuzzSession(sent int, flags byte) *Session {
+	cfg := Config{}
+	acceptFiles := flags&fuzzAcceptFiles != 0
+	if acceptFiles {
+		cfg.DownloadDir, cfg.discardFiles = "/nonexistent", true
+		if flags&fuzzFileSizeLimit != 0 {
+			cfg.MaxFileSize = fuzzMaxFileSize
+		}
+	}
+	s := newSession(cfg.withDefaults(), "alice", nil, nil)
 	s.peer = PeerInfo{Name: "bob"}
 	for id := uint64(1); id <= uint64(sent); id++ {
 		s.pending = append(s.pending, Message{ID: id, Text: "sent", From: s.self})
 	}
-	s.nextID = uint64(sent)
+	s.nextID, s.lastID = uint64(sent), uint64(sent)
 	for nonce := uint64(1); nonce <= fuzzPings; nonce++ {
 		s.pingSent[nonce] = time.Now()
 	}
 	s.pingNonce = fuzzPings
+	if acceptFiles {
+		s.files.out = map[uint64]chan fileReply{1: make(chan fileReply, 8)}
+	}
 	return s
 }
 
 // FuzzSessionHandle feeds a frame stream to a session as Session.Next
 // would. The first byte of the input is the number of messages the session
-// has sent (and may see acknowledged); the rest is what the peer sends.
+// has sent (and may see acknowledged), in its low 6 bits, and whether it
+// accepts files, and up to what size, in its high bits (see
+// newFuzzSession); the rest is what the peer sends.
 func FuzzSessionHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
 		}
-		sent := int(data[0])
-		s := newFuzzSession(sent)
+		sent := int(data[0] & fuzzSentMask)
+		s := newFuzzSession(sent, data[0])
 		defer s.ctlTimer.Stop()
 		fr := newFrameReader(bytes.NewReader(data[1:]))
 		var received, delivered uint64
@@ -258,9 +288,20 @@ func FuzzSessionHandle(f *testing.F) {
 				if ev.RTT < 0 {
 					t.Fatalf("pong with round trip %v", ev.RTT)
 				}
-			case FileOffered, FileReceived, FileFailed:
-				if frame.t < frameFileOffer || frame.t > frameFileCancel {
-					t.Fatalf("a %s frame gave the file event %T", frame.t, ev)
+			// A file is offered by an offer only, and received whole by a
+			// done only; it fails on an offer (refused), a chunk (over
+			// its size), a done (damaged) or the peer's cancel.
+			case FileOffered:
+				if frame.t != frameFileOffer || ev.Offset < 0 || ev.Offset > ev.Size {
+					t.Fatalf("a %s frame gave %+v", frame.t, ev)
+				}
+			case FileReceived:
+				if frame.t != frameFileDone {
+					t.Fatalf("a %s frame gave %+v", frame.t, ev)
+				}
+			case FileFailed:
+				if frame.t != frameFileOffer && frame.t != frameFileChunk && frame.t != frameFileDone && frame.t != frameFileCancel {
+					t.Fatalf("a %s frame gave %+v", frame.t, ev)
 				}
 			default:
 				t.Fatalf("handle returned event %T", ev)

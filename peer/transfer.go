@@ -495,7 +495,7 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("cannot write the file: %w", err)
+		return nil, partCreateError(part, err)
 	}
 	in := &incoming{name: name, part: part, size: size, f: f, w: f, h: blake3.New()}
 	fi, err := f.Stat()
@@ -509,7 +509,7 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	}
 	if err := f.Truncate(n); err != nil {
 		in.close()
-		return nil, fmt.Errorf("cannot write the file: %w", err)
+		return nil, partCreateError(part, err)
 	}
 	if n > 0 {
 		buf := make([]byte, ChunkSize)
@@ -558,7 +558,7 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
 	if _, err := in.w.Write(data); err != nil {
-		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err)), nil
+		return s.failIncoming(id, in, partWriteError(in.part, err)), nil
 	}
 	in.h.Write(data)
 	in.n += int64(len(data))
@@ -589,7 +589,7 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 		// Synced before the rename: a crash must not leave a complete
 		// name on incomplete data.
 		if err := in.f.Sync(); err != nil {
-			return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err))
+			return s.failIncoming(id, in, partWriteError(in.part, err))
 		}
 		in.close()
 		var err error

@@ -287,7 +287,7 @@ func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
 	go endOf(ds)
 	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
 	err := ds.SendFile(testContext(t), path, nil)
-	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot write the file") {
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot create f.bin.part in the download directory (not a directory)") {
 		t.Errorf("sender: %v", err)
 	}
 	if ev, ok := (<-evs).(peer.FileFailed); !ok || !strings.Contains(ev.Err.Error(), "not a directory") {

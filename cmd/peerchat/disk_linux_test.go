@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The receiver's disk failing under a transfer (issue #9): a full disk or
+// a download directory that cannot be written is reported to both sides,
+// the sender exits with the not-delivered status, and what was written
+// stays in NAME.part so that sending again resumes. The disks are small
+// tmpfs mounts, which needs root.
+
+// needRoot skips a test that must mount file systems when not root, saying
+// so; under CI (CI set), where the tests run as root, it fails instead, as
+// needTool does, so that a skip can never pass for a test that ran.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("this test mounts a tmpfs and must run as root under CI")
+	}
+	t.Skip("this test mounts a tmpfs: run it as root")
+}
+
+// mountTmpfs mounts a tmpfs of size bytes (with the mount flags given) on
+// a new directory in t.TempDir() and unmounts it when the test ends. The
+// unmount is registered after TempDir's removal, so it runs before it; the
+// processes started later are killed before it runs, for the same reason.
+func mountTmpfs(t *testing.T, size string, flags uintptr) string {
+	t.Helper()
+	needRoot(t)
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, "size="+size); err != nil {
+		t.Fatalf("mounting a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a filler file into dir until at most leave bytes are
+// free, and returns its path.
+func fillDisk(t *testing.T, dir string, leave int64) string {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyN(f, zeros{}, free-leave); err != nil {
+		t.Fatalf("filling %s: %v", dir, err)
+	}
+	return path
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+func randomFile(t *testing.T, name string, size int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, size)
+	rand.Read(b)
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+// TestFullDiskIsReportedAndTheTransferResumes: a file bigger than the free
+// space on the receiver's disk fails with "no space left on device" on
+// both sides and exit status 5; the bytes written so far stay in
+// NAME.part; once space is freed, sending again continues from them and
+// the file arrives whole.
+func TestFullDiskIsReportedAndTheTransferResumes(t *testing.T) {
+	down := mountTmpfs(t, "4m", 0)
+	// 1 MiB free for a 2 MiB file: about half of it fits.
+	filler := fillDisk(t, down, 1<<20)
+	src, want := randomFile(t, "big.bin", 2<<20)
+
+	dir := certsDir(t)
+	// -k: the listener outlives the failed attempt, and the second send
+	// meets the same process, which must find the .part on disk.
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "-k", "--accept-files", "--download-dir", down)
+	send := []string{"send", "--certs-dir", dir, "--name", "bob", addr, src}
+
+	_, stderr, code := runPeerchat(t, "", send...)
+	if code != exitUndelivered {
+		t.Fatalf("send to a full disk exited %d, want %d:\n%s", code, exitUndelivered, stderr)
+	}
+	// Both sides say what happened and what to do, in one line each, and
+	// the sender is not told where the receiver keeps its files.
+	const why = `the disk of the download directory is full: cannot write big\.bin\.part \(no space left on device\); what arrived is kept: free space and send again to resume`
+	if !regexp.MustCompile(`(?m)^peerchat: big\.bin was not delivered: .*alice: ` + why + `$`).MatchString(stderr) {
+		t.Errorf("the sender does not report the full disk:\n%s", stderr)
+	}
+	if strings.Contains(stderr, down) {
+		t.Errorf("the sender was told the receiver's download directory:\n%s", stderr)
+	}
+	l.waitLine(`^peerchat: file big\.bin from bob: ` + why + `$`)
+
+	part := filepath.Join(down, "big.bin.part")
+	kept, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatalf("the .part is gone after the disk filled: %v", err)
+	}
+	if len(kept) == 0 || len(kept) >= len(want) || !bytes.Equal(kept, want[:len(kept)]) {
+		t.Fatalf("the .part holds %d bytes, want a true prefix of the %d-byte file", len(kept), len(want))
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runPeerchat(t, "", send...)
+	if code != 0 {
+		t.Fatalf("send after freeing space exited %d:\n%s", code, stderr)
+	}
+	// The receiver continued from every byte the .part held, not from 0.
+	l.waitLine(`^peerchat: receiving big\.bin \(2\.0 MiB\) from bob, resuming at ` + regexp.QuoteMeta(fileSize(int64(len(kept)))) + `$`)
+	l.waitLine(`^peerchat: received big\.bin \(2\.0 MiB\) from bob, verified, saved as `)
+	got, err := os.ReadFile(filepath.Join(down, "big.bin"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("big.bin differs from what was sent (err %v)", err)
+	}
+	if _, err := os.Stat(part); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the .part is still there once the file arrived: %v", err)
+	}
+}
+
+// TestReadOnlyDownloadDirIsReportedToBothSides: a download directory where
+// no .part can be created (a read-only mount, which stops root too, unlike
+// permission bits) refuses the file on both sides with the system's reason,
+// and the sender exits with the not-delivered status.
+func TestReadOnlyDownloadDirIsReportedToBothSides(t *testing.T) {
+	down := mountTmpfs(t, "1m", syscall.MS_RDONLY)
+	src, _ := randomFile(t, "x.bin", 64<<10)
+	dir := certsDir(t)
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+
+	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, src)
+	if code != exitUndelivered {
+		t.Fatalf("send to a read-only directory exited %d, want %d:\n%s", code, exitUndelivered, stderr)
+	}
+	const why = `cannot create x\.bin\.part in the download directory \(read-only file system\)`
+	if !regexp.MustCompile(`(?m)^peerchat: x\.bin was not delivered: .*alice: ` + why + `$`).MatchString(stderr) {
+		t.Errorf("the sender does not report the read-only directory:\n%s", stderr)
+	}
+	l.waitLine(`^peerchat: file x\.bin from bob: ` + why + `$`)
+	if entries, err := os.ReadDir(down); err != nil || len(entries) > 0 {
+		t.Errorf("the read-only directory holds %v (err %v)", entries, err)
+	}
+}
