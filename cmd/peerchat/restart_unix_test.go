@@ -150,7 +150,8 @@ func TestTransferSurvivesAListenerRestart(t *testing.T) {
 	if code := s.waitExit(transferTimeout); code != 0 {
 		t.Fatalf("send exited %d after the listener's restart", code)
 	}
-	s.waitLine(`^peerchat: sent big\.bin \(96\.0 MiB\) to alice, verified$`)
+	s.waitLine(`^peerchat: resuming big\.bin at [1-9][0-9]?%$`)
+	s.waitLine(`^peerchat: sent big\.bin to alice: 96\.0 MiB in .*, verified$`)
 	l2.waitLine(`^peerchat: received big\.bin \(96\.0 MiB\) from bob, verified, saved as `)
 	if got := fileSHA256(t, filepath.Join(down, "big.bin")); got != want {
 		t.Fatal("big.bin differs from what was sent")
@@ -184,7 +185,8 @@ func TestTransferSurvivesASenderRestart(t *testing.T) {
 	if code := s2.waitExit(transferTimeout); code != 0 {
 		t.Fatalf("the second send exited %d", code)
 	}
-	s2.waitLine(`^peerchat: sent big\.bin \(96\.0 MiB\) to alice, verified$`)
+	s2.waitLine(`^peerchat: resuming big\.bin at [1-9][0-9]?%$`)
+	s2.waitLine(`^peerchat: sent big\.bin to alice: 96\.0 MiB in .*, [0-9.]+ MiB of it resumed, verified$`)
 	l.waitLine(`^peerchat: received big\.bin \(96\.0 MiB\) from bob, verified, saved as `)
 	if got := fileSHA256(t, filepath.Join(down, "big.bin")); got != want {
 		t.Fatal("big.bin differs from what was sent")
