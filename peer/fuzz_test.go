@@ -288,11 +288,19 @@ func FuzzSessionHandle(f *testing.F) {
 				if ev.RTT < 0 {
 					t.Fatalf("pong with round trip %v", ev.RTT)
 				}
-			// A file is offered by an offer only, and received whole by a
-			// done only; it fails on an offer (refused), a chunk (over
+			// A file is offered by an offer only, progresses by chunks,
+			// and is received whole by a done only; it fails on an offer (refused), a chunk (over
 			// its size), a done (damaged) or the peer's cancel.
 			case FileOffered:
 				if frame.t != frameFileOffer || ev.Offset < 0 || ev.Offset > ev.Size {
+					t.Fatalf("a %s frame gave %+v", frame.t, ev)
+				}
+			case FileOffer:
+				if frame.t != frameFileOffer || ev.Have < 0 || ev.Have > ev.Size {
+					t.Fatalf("a %s frame gave %+v", frame.t, ev)
+				}
+			case FileProgress:
+				if frame.t != frameFileChunk || ev.Done < 0 || ev.Done > ev.Size {
 					t.Fatalf("a %s frame gave %+v", frame.t, ev)
 				}
 			case FileReceived:
