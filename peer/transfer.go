@@ -138,6 +138,24 @@ func (FileFailed) isEvent()   {}
 // or cancelled the file.
 var ErrFileRefused = errors.New("file refused")
 
+// refusal is the receiver's answer that ends a file: "alice refused it:
+// REASON", or "alice stopped it: REASON" once it was under way.
+type refusal struct {
+	who, verb, reason string
+}
+
+func (r *refusal) Error() string        { return r.who + " " + r.verb + " it: " + r.reason }
+func (r *refusal) Is(target error) bool { return target == ErrFileRefused }
+
+// refused words the receiver's reply r that ended a file.
+func (s *Session) refused(r fileReply) error {
+	verb := "refused"
+	if r.t == frameFileCancel {
+		verb = "stopped"
+	}
+	return &refusal{who: s.Peer().Name, verb: verb, reason: r.reason}
+}
+
 // files is a session's transfer state.
 type files struct {
 	mu     sync.Mutex
@@ -745,7 +763,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 	files, name := s.peerFiles, s.peer.Name
 	s.mu.Unlock()
 	if !files {
-		return false, fmt.Errorf("%w: %s runs a peerchat that cannot receive files", ErrFileRefused, name)
+		return false, &refusal{who: name, verb: "cannot take", reason: "its peerchat is too old to receive files"}
 	}
 	for drained := false; !drained; { // answers from an earlier connection
 		select {
@@ -766,7 +784,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		return r.ok, nil // offered again after it was verified
 	case frameFileAccept:
 	default:
-		return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+		return false, s.refused(r)
 	}
 	if r.offset < 0 || r.offset > x.size {
 		return false, protocolErrorf("file accept at offset %d of a %d-byte file", r.offset, x.size)
@@ -797,7 +815,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		select {
 		case r := <-x.ch:
 			if r.t == frameFileCancel {
-				return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+				return false, s.refused(r)
 			}
 		default:
 		}
@@ -815,7 +833,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		case frameFileVerified:
 			return r.ok, nil
 		case frameFileCancel, frameFileReject:
-			return false, fmt.Errorf("%w: %s: %s", ErrFileRefused, s.Peer().Name, r.reason)
+			return false, s.refused(r)
 		}
 	}
 }
