@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			u.errorLine(err)
 		}
 	}
+	// A progress line left behind would meet the shell's prompt.
+	u.mu.Lock()
+	u.endProgress()
+	u.mu.Unlock()
 	return exitCode(err)
 }
 
