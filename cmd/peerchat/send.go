@@ -87,26 +87,41 @@ func sendAction(c *cli.Context, u *ui) error {
 	}()
 
 	failed := 0
-	for _, f := range files {
+	for i, f := range files {
 		name := filepath.Base(f)
 		var size int64
 		if fi, err := os.Stat(f); err == nil {
 			size = fi.Size()
 		}
 		m := newMeter(name, size, time.Now())
-		err := s.SendFile(c.Context, f, progressReporter(u, m))
-		switch {
-		case err == nil:
+		report := progressReporter(u, m)
+		accepted := false // the receiver took the file: it keeps what arrives
+		err := s.SendFile(c.Context, f, func(p peer.FileProgress) {
+			accepted = accepted || p.Start
+			report(p)
+		})
+		if err == nil {
 			u.notice("sent %s to %s: %s, verified", m.name, peerName, m.summary(time.Now()))
 			continue
+		}
+		// What arrived stays with the receiver, as NAME.part: the same
+		// command run again continues from there.
+		resume := ""
+		if accepted {
+			resume = fmt.Sprintf("; %s keeps what arrived, and sending it again resumes from there", peerName)
+		}
+		switch {
 		case c.Context.Err() != nil:
-			return fmt.Errorf("interrupted while sending %s", name)
+			return fmt.Errorf("interrupted while sending %s at %d%%%s", name, percent(m.done, m.size), resume)
 		case s.Err() != nil:
 			// The conversation is over: no later file can go either.
-			return networkOrTrust(fmt.Errorf("sending %s: %w", name, s.Err()))
+			if rest := len(files) - i - 1; rest > 0 {
+				resume += fmt.Sprintf("; %d more file(s) not sent", rest)
+			}
+			return networkOrTrust(fmt.Errorf("sending %s: %w%s", name, s.Err(), resume))
 		}
 		failed++
-		u.errorLine(fmt.Errorf("%s was not delivered: %w", name, err))
+		u.errorLine(fmt.Errorf("%s was not delivered: %s%s", name, refusal(err, peerName, accepted, m), resume))
 	}
 	if failed > 0 {
 		// Each failure was reported; the exit status says "not delivered".
@@ -166,6 +181,21 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a positive size")
 	}
 	return n * mult, nil
+}
+
+// refusal words why a file did not arrive. The receiver's refusals come
+// as "file refused: alice: REASON"; the reason, written by the receiver,
+// says what to do (run with --accept-files, a smaller file, free space).
+func refusal(err error, peerName string, accepted bool, m *meter) string {
+	if !errors.Is(err, peer.ErrFileRefused) {
+		return err.Error()
+	}
+	reason := strings.TrimPrefix(err.Error(), peer.ErrFileRefused.Error()+": ")
+	reason = strings.TrimPrefix(reason, peerName+": ")
+	if accepted {
+		return fmt.Sprintf("%s stopped it at %d%%: %s", peerName, percent(m.done, m.size), reason)
+	}
+	return fmt.Sprintf("%s refused it: %s", peerName, reason)
 }
 
 // progressReporter shows a transfer's progress on stderr when it is a

@@ -54,7 +54,7 @@ func TestSendToRefusingListener(t *testing.T) {
 	if code != exitUndelivered {
 		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
 	}
-	if !strings.Contains(stderr, "x.bin was not delivered: file refused: alice: not taking files (it must run with --accept-files") {
+	if !strings.Contains(stderr, "x.bin was not delivered: alice refused it: not taking files (it must run with --accept-files") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 }
