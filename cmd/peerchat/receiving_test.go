@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"peerchat/peer"
 )
 
 // A size in the final lines: "300.0 KiB in 12ms at 24.4 MiB/s".
@@ -86,5 +90,48 @@ func TestSendResumesFromPart(t *testing.T) {
 	}
 	if n := strings.Count(l.stderr(), "resuming"); n != 1 {
 		t.Errorf("the receiver announced the resumption %d times:\n%s", n, l.stderr())
+	}
+}
+
+// TestReceivingWordsEachAttemptOnce follows the events of a transfer cut
+// twice: the re-offer from where the last attempt stopped is silent, one
+// from further on says so, and what was cut off for good is reported.
+func TestReceivingWordsEachAttemptOnce(t *testing.T) {
+	var stderr bytes.Buffer
+	u := &ui{stdout: &bytes.Buffer{}, stderr: &stderr}
+	r := newReceiving(u, "bob")
+	t0 := time.Unix(1_800_000_000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, step := range []struct {
+		ev peer.Event
+		at int
+	}{
+		{peer.FileOffered{ID: 1, Name: "r.pdf", Size: 1000, Offset: 0}, 0},
+		{peer.FileProgress{ID: 1, Name: "r.pdf", Done: 500, Size: 1000}, 500},
+		{peer.FileOffered{ID: 1, Name: "r.pdf", Size: 1000, Offset: 630}, 1000}, // reconnected
+		{peer.FileOffered{ID: 1, Name: "r.pdf", Size: 1000, Offset: 630}, 1500}, // again, nothing moved
+		{peer.FileReceived{ID: 1, Name: "r.pdf", Path: "/d/r.pdf", Size: 1000}, 2000},
+		{peer.FileOffered{ID: 2, Name: "s.pdf", Size: 2000, Offset: 500}, 2000},
+		{peer.FileFailed{ID: 3, Name: "big.iso", Err: errors.New("big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)")}, 2000},
+		{peer.FileOffered{ID: 4, Name: "t.pdf", Size: 100, Offset: 0}, 2000},
+		{peer.FileFailed{ID: 4, Name: "t.pdf", Err: errors.New("cannot write /d/t.pdf.part: no space left on device")}, 2000},
+	} {
+		if !r.event(step.ev, at(step.at)) {
+			t.Fatalf("%T not taken", step.ev)
+		}
+	}
+	r.unfinished()
+	want := []string{
+		"peerchat: receiving r.pdf (1000 bytes) from bob",
+		"peerchat: resuming r.pdf at 63%",
+		"peerchat: received r.pdf from bob: 1000 bytes in 2s at 500 bytes/s, verified, saved as /d/r.pdf",
+		"peerchat: receiving s.pdf (2.0 KiB) from bob, resuming at 25%",
+		"peerchat: refused big.iso from bob: big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)",
+		"peerchat: receiving t.pdf (100 bytes) from bob",
+		"peerchat: did not receive t.pdf from bob (stopped at 0%): cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
+		"peerchat: did not receive s.pdf from bob: the conversation ended at 25%; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
+	}
+	if got := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
