@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -534,6 +535,17 @@ func (in *incoming) close() {
 	}
 }
 
+// withoutPath drops the operation and path from a file error the caller
+// words itself: "cannot write x.part: no space left on device", not
+// "cannot write x.part: write x.part: no space left on device".
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // failIncoming ends an incoming transfer on this side, keeping its
 // .part, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
@@ -558,7 +570,7 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
 	if _, err := in.w.Write(data); err != nil {
-		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err)), nil
+		return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, withoutPath(err))), nil
 	}
 	in.h.Write(data)
 	in.n += int64(len(data))
@@ -589,7 +601,7 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 		// Synced before the rename: a crash must not leave a complete
 		// name on incomplete data.
 		if err := in.f.Sync(); err != nil {
-			return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, err))
+			return s.failIncoming(id, in, fmt.Errorf("cannot write %s: %w", in.part, withoutPath(err)))
 		}
 		in.close()
 		var err error
