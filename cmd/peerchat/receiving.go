@@ -93,6 +93,8 @@ func (r *receiving) offered(ev peer.FileOffered, now time.Time) {
 
 // failed reports a file that was refused or stopped. One that had been
 // accepted left a .part, which a later offer of the same file resumes.
+// How much it holds is not said: progress is reported every 100 ms at
+// most, so the meter lags behind the file.
 func (r *receiving) failed(ev peer.FileFailed) {
 	name := sanitize(ev.Name)
 	reason := sanitize(ev.Err.Error())
@@ -106,8 +108,8 @@ func (r *receiving) failed(ev peer.FileFailed) {
 		r.u.notice("refused %s from %s: %s", name, r.peerName, reason)
 	default:
 		delete(r.files, ev.ID)
-		r.u.notice("did not receive %s from %s (stopped at %d%%): %s; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
-			name, r.peerName, percent(f.m.done, f.m.size), reason, r.peerName)
+		r.u.notice("did not receive %s from %s: %s; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+			name, r.peerName, reason, r.peerName)
 	}
 }
 
@@ -116,8 +118,8 @@ func (r *receiving) failed(ev peer.FileFailed) {
 func (r *receiving) unfinished() {
 	for _, id := range r.ids() {
 		f := r.files[id]
-		r.u.notice("did not receive %s from %s: the conversation ended at %d%%; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
-			f.m.name, r.peerName, percent(f.m.done, f.m.size), r.peerName)
+		r.u.notice("did not receive %s from %s: the conversation ended first; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+			f.m.name, r.peerName, r.peerName)
 	}
 	clear(r.files)
 }
@@ -128,8 +130,8 @@ func (r *receiving) unfinished() {
 func (r *receiving) peerRestarted() {
 	for _, id := range r.ids() {
 		f := r.files[id]
-		r.u.notice("%s restarted while sending %s (at %d%%); what arrived is kept as a .part, and the transfer resumes there if %s sends it again",
-			r.peerName, f.m.name, percent(f.m.done, f.m.size), r.peerName)
+		r.u.notice("%s restarted while sending %s; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+			r.peerName, f.m.name, r.peerName)
 	}
 	clear(r.files)
 }

@@ -128,8 +128,8 @@ func TestReceivingWordsEachAttemptOnce(t *testing.T) {
 		"peerchat: receiving s.pdf (2.0 KiB) from bob, resuming at 25%",
 		"peerchat: refused big.iso from bob: big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)",
 		"peerchat: receiving t.pdf (100 bytes) from bob",
-		"peerchat: did not receive t.pdf from bob (stopped at 0%): cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
-		"peerchat: did not receive s.pdf from bob: the conversation ended at 25%; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
+		"peerchat: did not receive t.pdf from bob: cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
+		"peerchat: did not receive s.pdf from bob: the conversation ended first; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
 	}
 	if got := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -121,7 +121,7 @@ func sendAction(c *cli.Context, u *ui) error {
 			return networkOrTrust(fmt.Errorf("sending %s: %w%s", name, s.Err(), resume))
 		}
 		failed++
-		u.errorLine(fmt.Errorf("%s was not delivered: %s%s", name, refusal(err, peerName, accepted, m), resume))
+		u.errorLine(fmt.Errorf("%s was not delivered: %s%s", name, refusal(err, peerName, accepted), resume))
 	}
 	if failed > 0 {
 		// Each failure was reported; the exit status says "not delivered".
@@ -186,14 +186,15 @@ func parseSize(s string) (int64, error) {
 // refusal words why a file did not arrive. The receiver's refusals come
 // as "file refused: alice: REASON"; the reason, written by the receiver,
 // says what to do (run with --accept-files, a smaller file, free space).
-func refusal(err error, peerName string, accepted bool, m *meter) string {
+func refusal(err error, peerName string, accepted bool) string {
 	if !errors.Is(err, peer.ErrFileRefused) {
 		return err.Error()
 	}
 	reason := strings.TrimPrefix(err.Error(), peer.ErrFileRefused.Error()+": ")
 	reason = strings.TrimPrefix(reason, peerName+": ")
 	if accepted {
-		return fmt.Sprintf("%s stopped it at %d%%: %s", peerName, percent(m.done, m.size), reason)
+		// Not "at 37%": what was sent is not what arrived.
+		return fmt.Sprintf("%s stopped it: %s", peerName, reason)
 	}
 	return fmt.Sprintf("%s refused it: %s", peerName, reason)
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -97,5 +98,54 @@ func TestSendShowsProgressOnATerminal(t *testing.T) {
 		if strings.Contains(row, "sending big.bin") {
 			t.Errorf("a progress line was left on the screen: %q", row)
 		}
+	}
+}
+
+// TestSendToAFullDisk: a receiver that cannot write (here, a file size
+// limit in the place of a full disk) stops the transfer; both sides say
+// so in one line, the sender exits with the not-delivered status, and
+// once there is room the same send resumes from what arrived.
+func TestSendToAFullDisk(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	args := []string{"listen", "--addr", "127.0.0.1:0", "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down}
+	// ulimit -f counts 512-byte blocks: 256 KiB. Go ignores SIGXFSZ, so
+	// the write fails (EFBIG) as it would with ENOSPC.
+	limited := exec.Command("sh", append([]string{"-c", `ulimit -f 512 && exec "$0" "$@"`, peerchatBin}, args...)...)
+	limited.Env = append(os.Environ(), "NO_COLOR=1")
+	l := startCmd(t, limited, args)
+	addr := l.waitLine(`listening on (\S+) as`)[1]
+
+	p, b := writeRandom(t, t.TempDir(), "x.bin", 1<<20)
+	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p)
+	if code != exitUndelivered {
+		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
+	}
+	part := filepath.Join(down, "x.bin.part")
+	want := `(?m)^peerchat: x\.bin was not delivered: alice stopped it: cannot write ` + regexp.QuoteMeta(part) + `: file too large; alice keeps what arrived, and sending it again resumes from there$`
+	if !regexp.MustCompile(want).MatchString(stderr) {
+		t.Errorf("send's stderr lacks %s:\n%s", want, stderr)
+	}
+	l.waitLine(`^peerchat: did not receive x\.bin from bob: cannot write ` + regexp.QuoteMeta(part) + `: file too large; what arrived is kept as a \.part in the download directory, and the transfer resumes there if bob sends it again$`)
+	if fi, err := os.Stat(part); err != nil || fi.Size() != 256<<10 {
+		t.Fatalf("the .part should hold the 256 KiB that fitted: %v, %v", fi, err)
+	}
+	if code := l.wait(); code != 0 {
+		t.Fatalf("listener exited %d", code)
+	}
+
+	// Room again: a new listener resumes at 25%.
+	l2, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	_, stderr, code = runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p)
+	if code != 0 {
+		t.Fatalf("the second send exited %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "peerchat: resuming x.bin at 25%\n") {
+		t.Errorf("the second send did not resume:\n%s", stderr)
+	}
+	l2.waitLine(`^peerchat: receiving x\.bin \(1\.0 MiB\) from bob, resuming at 25%$`)
+	l2.waitLine(`^peerchat: received x\.bin from bob: 1\.0 MiB in .*, 256\.0 KiB of it resumed, verified, saved as `)
+	if got, err := os.ReadFile(filepath.Join(down, "x.bin")); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("x.bin differs on the receiver's side (err %v)", err)
 	}
 }
