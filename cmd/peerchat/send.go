@@ -94,7 +94,7 @@ func sendAction(c *cli.Context, u *ui) error {
 			size = fi.Size()
 		}
 		m := newMeter(name, size, time.Now())
-		report := progressReporter(u, m)
+		report := progressReporter(u, m, peerName)
 		accepted := false // the receiver took the file: it keeps what arrives
 		err := s.SendFile(c.Context, f, func(p peer.FileProgress) {
 			accepted = accepted || p.Start
@@ -107,16 +107,23 @@ func sendAction(c *cli.Context, u *ui) error {
 		// What arrived stays with the receiver, as NAME.part: the same
 		// command run again continues from there.
 		resume := ""
-		if accepted {
+		switch {
+		case accepted && m.done >= m.size && c.Context.Err() != nil:
+			// All of it was sent: the receiver may well have it whole,
+			// and sending it again would then make a second copy.
+			resume = fmt.Sprintf(" (all of it was sent; %s was verifying it and may have it intact)", peerName)
+		case accepted:
 			resume = fmt.Sprintf("; %s keeps what arrived, and sending it again resumes from there", peerName)
 		}
-		switch {
-		case c.Context.Err() != nil:
-			return fmt.Errorf("interrupted while sending %s at %d%%%s", name, percent(m.done, m.size), resume)
-		case s.Err() != nil:
-			// The conversation is over: no later file can go either.
+		if c.Context.Err() != nil || s.Err() != nil {
+			// Interrupted or disconnected: no later file can go either.
 			if rest := len(files) - i - 1; rest > 0 {
 				resume += fmt.Sprintf("; %d more file(s) not sent", rest)
+			}
+			if c.Context.Err() != nil {
+				// Like a chat left with messages unacknowledged: exit 5.
+				u.errorLine(fmt.Errorf("interrupted while sending %s%s", name, resume))
+				return fmt.Errorf("interrupted: %w", errUndelivered)
 			}
 			return networkOrTrust(fmt.Errorf("sending %s: %w%s", name, s.Err(), resume))
 		}
@@ -158,6 +165,14 @@ func fileOptions(c *cli.Context, u *ui, cfg *peer.Config) error {
 	if !fi.IsDir() {
 		return usagef("--download-dir %s is not a directory", dir)
 	}
+	// Said now rather than at the first file, which the sender would
+	// otherwise have to report back.
+	probe, err := os.CreateTemp(dir, ".peerchat-probe-*")
+	if err != nil {
+		return usagef("--download-dir %s is not writable (%v); fix its permissions or choose another", dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	cfg.DownloadDir = dir
 	return nil
 }
@@ -201,15 +216,21 @@ func refusal(err error, peerName string, accepted bool) string {
 
 // progressReporter shows a transfer's progress on stderr when it is a
 // terminal, redrawn in place, and says when an attempt resumes.
-func progressReporter(u *ui, m *meter) func(peer.FileProgress) {
+func progressReporter(u *ui, m *meter, peerName string) func(peer.FileProgress) {
 	return func(p peer.FileProgress) {
 		now := time.Now()
 		resumed, redraw := m.update(p, now)
 		if resumed != "" {
 			u.notice("%s", resumed)
 		}
-		if redraw {
-			u.progress("sending " + m.line(now))
+		if !redraw {
+			return
 		}
+		line := "sending " + m.line(now)
+		if p.Done == p.Size {
+			// Hashing and syncing a big file takes the receiver a while.
+			line += ", waiting for " + peerName + " to verify it"
+		}
+		u.progress(line)
 	}
 }
