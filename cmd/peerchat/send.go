@@ -18,13 +18,18 @@ func sendCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "send",
 		Usage: "connect to a listening peer, send files, and wait until the peer has verified each",
-		Description: "The listener must run with --accept-files. Each file is hashed (BLAKE3) while it\n" +
-			"is sent and verified by the receiver; after a dropped connection the transfer\n" +
-			"resumes where it stopped. Exit status 0 only if every file arrived intact.",
+		Description: "The listener takes the files if it runs with --accept-files; on a chat screen\n" +
+			"its user is asked (/accept, /reject); in pipe mode without --accept-files every\n" +
+			"file is refused. Each file is hashed (BLAKE3) while it is sent and verified by\n" +
+			"the receiver, which writes it as NAME.part and never replaces an existing file.\n" +
+			"After a dropped connection, or when the same send is run again, the transfer\n" +
+			"resumes where it stopped. When stderr is a terminal it shows the progress.\n" +
+			"Exit status: 0 only if every file arrived intact; 5 if some file was refused,\n" +
+			"stopped or interrupted; 4 if the connection was lost for good.",
 		ArgsUsage: "HOST[:PORT] FILE...",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-reconnect",
-				Usage: "after a connection breaks, give up instead of reconnecting and resuming the transfer"},
+				Usage: "after a connection breaks, give up (exit 4) instead of reconnecting and resuming the transfer; by default send reconnects until the receiver is back or it is interrupted"},
 		}, sessionFlags()...),
 		OnUsageError: onUsageError,
 		Action:       func(c *cli.Context) error { return sendAction(c, u) },
