@@ -91,6 +91,9 @@ func TestSendShowsProgressOnATerminal(t *testing.T) {
 	if len(draws) < 2 || withRate == 0 {
 		t.Errorf("want several redraws, one at least with a rate and the time left; got %d (%d with a rate): %q", len(draws), withRate, progress)
 	}
+	if !strings.Contains(progress, "\rpeerchat: sending big.bin: all 32.0 MiB sent, alice is verifying it\x1b[K") {
+		t.Errorf("the last redraw does not say that the receiver is verifying: %q", progress[max(0, len(progress)-200):])
+	}
 	bob.waitRow(`^peerchat: sent big\.bin to alice: 32\.0 MiB in \S+ at [0-9.]+ (bytes|[KMG]iB)/s, verified$`)
 	bob.mu.Lock()
 	defer bob.mu.Unlock()
