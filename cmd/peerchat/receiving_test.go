@@ -135,3 +135,24 @@ func TestReceivingWordsEachAttemptOnce(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestReceivingForgetsARestartedSender: a sender that restarted numbers
+// its files from 1 again; what it was sending is reported, and offered
+// again it is announced as a new transfer that resumes.
+func TestReceivingForgetsARestartedSender(t *testing.T) {
+	var stderr bytes.Buffer
+	r := newReceiving(&ui{stdout: &bytes.Buffer{}, stderr: &stderr}, "bob")
+	now := time.Unix(1_800_000_000, 0)
+	r.event(peer.FileOffered{ID: 1, Name: "a.bin", Size: 1000}, now)
+	r.peerRestarted()
+	r.event(peer.FileOffered{ID: 1, Name: "a.bin", Size: 1000, Offset: 400}, now)
+	r.event(peer.FileReceived{ID: 1, Name: "a.bin", Path: "/d/a.bin", Size: 1000}, now.Add(time.Second))
+	r.unfinished()
+	want := "peerchat: receiving a.bin (1000 bytes) from bob\n" +
+		"peerchat: bob restarted while sending a.bin; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again\n" +
+		"peerchat: receiving a.bin (1000 bytes) from bob, resuming at 40%\n" +
+		"peerchat: received a.bin from bob: 1000 bytes in 1s at 600 bytes/s, 400 bytes of it resumed, verified, saved as /d/a.bin\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
