@@ -19,15 +19,15 @@ func partCreateError(part string, err error) error {
 	return fmt.Errorf("cannot create %s in the download directory (%w)", filepath.Base(part), pathErrCause(err))
 }
 
-// partWriteError says that writing to part failed; the .part keeps what
-// arrived, so sending again resumes.
+// partWriteError says that writing to part failed. That the .part keeps
+// what arrived, and that sending again resumes, each side says in its own
+// words.
 func partWriteError(part string, err error) error {
 	cause := pathErrCause(err)
 	if errors.Is(cause, syscall.ENOSPC) {
-		return fmt.Errorf("the disk of the download directory is full: cannot write %s (%w); what arrived is kept: free space and send again to resume",
-			filepath.Base(part), cause)
+		return fmt.Errorf("the download directory's disk is full (%w writing %s); free some space there", cause, filepath.Base(part))
 	}
-	return fmt.Errorf("cannot write %s in the download directory (%w); what arrived is kept: send again to resume", filepath.Base(part), cause)
+	return fmt.Errorf("cannot write %s in the download directory (%w)", filepath.Base(part), cause)
 }
 
 // pathErrCause is the system's error inside a *fs.PathError, whose text

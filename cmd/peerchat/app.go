@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			u.errorLine(err)
 		}
 	}
+	// A progress line left behind would meet the shell's prompt.
+	u.mu.Lock()
+	u.endProgress()
+	u.mu.Unlock()
 	return exitCode(err)
 }
 
@@ -41,7 +45,9 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 			"from the same local CA (make certs). On a terminal, peerchat is a chat screen:\n" +
 			"type a line and press Enter to send it; /help lists the commands and keys.\n" +
 			"Otherwise (pipe mode) lines read from stdin are sent as messages, and received\n" +
-			"messages are printed on stdout as [HH:MM:SS] NAME: TEXT.",
+			"messages are printed on stdout as [HH:MM:SS] NAME: TEXT.\n" +
+			"Files: /send PATH on a chat screen, or peerchat send from a script; the\n" +
+			"receiver takes them with --accept-files, or on a chat screen when asked.",
 		// --version: the build, the Go that built it, and the protocol it
 		// speaks (both sides must speak the same one).
 		Version:         fmt.Sprintf("%s (%s %s/%s, protocol %s)", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, peer.ALPN),
@@ -93,7 +99,7 @@ func fileFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "accept-files",
 			Usage: "receive every file the peer sends (peerchat send, /send) into --download-dir without asking; on a chat screen you are otherwise asked (/accept, /reject), in pipe mode every file is refused"},
 		&cli.StringFlag{Name: "download-dir", Value: ".",
-			Usage: "`DIR` where received files are written, as NAME.part until complete and verified; an existing file is never replaced"},
+			Usage: "`DIR` where received files are written (it must exist and be writable), as NAME.part until complete and verified; an existing file is never replaced"},
 		&cli.StringFlag{Name: "max-file-size",
 			Usage: "refuse offered files bigger than `SIZE` (bytes, or with K, M, G: 500M); default: no limit"},
 	}

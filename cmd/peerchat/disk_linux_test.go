@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -115,14 +116,14 @@ func TestFullDiskIsReportedAndTheTransferResumes(t *testing.T) {
 	}
 	// Both sides say what happened and what to do, in one line each, and
 	// the sender is not told where the receiver keeps its files.
-	const why = `the disk of the download directory is full: cannot write big\.bin\.part \(no space left on device\); what arrived is kept: free space and send again to resume`
-	if !regexp.MustCompile(`(?m)^peerchat: big\.bin was not delivered: alice stopped it: ` + why + `$`).MatchString(stderr) {
+	const why = `the download directory's disk is full \(no space left on device writing big\.bin\.part\); free some space there`
+	if !regexp.MustCompile(`(?m)^peerchat: big\.bin was not delivered: alice stopped it: ` + why + `; alice keeps what arrived, and sending it again resumes from there$`).MatchString(stderr) {
 		t.Errorf("the sender does not report the full disk:\n%s", stderr)
 	}
 	if strings.Contains(stderr, down) {
 		t.Errorf("the sender was told the receiver's download directory:\n%s", stderr)
 	}
-	l.waitLine(`^peerchat: file big\.bin from bob: ` + why + `$`)
+	l.waitLine(`^peerchat: did not receive big\.bin from bob: ` + why + `; what arrived is kept as a \.part in the download directory, and the transfer resumes there if bob sends it again$`)
 
 	part := filepath.Join(down, "big.bin.part")
 	kept, err := os.ReadFile(part)
@@ -141,8 +142,8 @@ func TestFullDiskIsReportedAndTheTransferResumes(t *testing.T) {
 		t.Fatalf("send after freeing space exited %d:\n%s", code, stderr)
 	}
 	// The receiver continued from every byte the .part held, not from 0.
-	l.waitLine(`^peerchat: receiving big\.bin \(2\.0 MiB\) from bob, resuming at ` + regexp.QuoteMeta(fileSize(int64(len(kept)))) + `$`)
-	l.waitLine(`^peerchat: received big\.bin \(2\.0 MiB\) from bob, verified, saved as `)
+	l.waitLine(`^peerchat: receiving big\.bin \(2\.0 MiB\) from bob, resuming at ` + fmt.Sprint(len(kept)*100/len(want)) + `%$`)
+	l.waitLine(`^peerchat: received big\.bin from bob: 2\.0 MiB in .*, [0-9.]+ [KM]iB of it resumed, verified, saved as `)
 	got, err := os.ReadFile(filepath.Join(down, "big.bin"))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("big.bin differs from what was sent (err %v)", err)
@@ -152,17 +153,26 @@ func TestFullDiskIsReportedAndTheTransferResumes(t *testing.T) {
 	}
 }
 
-// TestReadOnlyDownloadDirIsReportedToBothSides: a download directory where
-// no .part can be created (a read-only mount, which stops root too, unlike
-// permission bits) refuses the file on both sides with the system's reason,
-// and the sender exits with the not-delivered status.
+// TestReadOnlyDownloadDirIsReportedToBothSides: a download directory
+// that is read-only from the start is refused when the listener starts; one
+// that becomes read-only while it runs (a read-only mount stops root too,
+// unlike permission bits) refuses the file on both sides with the
+// system's reason, and the sender exits with the not-delivered status.
 func TestReadOnlyDownloadDirIsReportedToBothSides(t *testing.T) {
 	down := mountTmpfs(t, "1m", syscall.MS_RDONLY)
-	src, _ := randomFile(t, "x.bin", 64<<10)
 	dir := certsDir(t)
-	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	_, stderr, code := runPeerchat(t, "", "listen", "--certs-dir", dir, "--name", "alice", "--addr", "127.0.0.1:0", "--accept-files", "--download-dir", down)
+	if code != exitUsage || !strings.Contains(stderr, "is not writable (read-only file system); fix its permissions or choose another") {
+		t.Fatalf("listen with a read-only --download-dir exited %d:\n%s", code, stderr)
+	}
 
-	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, src)
+	down = mountTmpfs(t, "1m", 0)
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	if err := syscall.Mount("tmpfs", down, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remounting %s read-only: %v", down, err)
+	}
+	src, _ := randomFile(t, "x.bin", 64<<10)
+	_, stderr, code = runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, src)
 	if code != exitUndelivered {
 		t.Fatalf("send to a read-only directory exited %d, want %d:\n%s", code, exitUndelivered, stderr)
 	}
@@ -170,7 +180,7 @@ func TestReadOnlyDownloadDirIsReportedToBothSides(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^peerchat: x\.bin was not delivered: alice refused it: ` + why + `$`).MatchString(stderr) {
 		t.Errorf("the sender does not report the read-only directory:\n%s", stderr)
 	}
-	l.waitLine(`^peerchat: file x\.bin from bob: ` + why + `$`)
+	l.waitLine(`^peerchat: refused x\.bin from bob: ` + why + `$`)
 	if entries, err := os.ReadDir(down); err != nil || len(entries) > 0 {
 		t.Errorf("the read-only directory holds %v (err %v)", entries, err)
 	}

@@ -72,10 +72,17 @@ func start(t *testing.T, args ...string) *proc {
 // startEnv is start with env added to the environment.
 func startEnv(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	p.cmd = exec.Command(peerchatBin, args...)
+	cmd := exec.Command(peerchatBin, args...)
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
+	return startCmd(t, cmd, args)
+}
+
+// startCmd is start for a command made by the caller: peerchat, or a
+// shell that sets limits and then runs peerchat with args.
+func startCmd(t *testing.T, cmd *exec.Cmd, args []string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: cmd, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd.Stdout = &syncWriter{w: &p.stdout, mu: &p.mu, poke: p.poke}
-	p.cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

@@ -84,7 +84,11 @@ func (m *meter) line(now time.Time) string {
 func (m *meter) summary(now time.Time) string {
 	took := now.Sub(m.began)
 	moved := m.moved + max(m.done-m.from, 0)
-	text := fmt.Sprintf("%s in %s", fileSize(m.size), took.Round(time.Millisecond))
+	shown := took.Round(time.Millisecond)
+	if took < time.Millisecond {
+		shown = took.Round(time.Microsecond) // a small file: not "in 0s"
+	}
+	text := fmt.Sprintf("%s in %s", fileSize(m.size), shown)
 	if took > 0 && moved > 0 {
 		text += fmt.Sprintf(" at %s/s", fileSize(int64(float64(moved)/took.Seconds())))
 	}

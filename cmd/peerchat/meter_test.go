@@ -75,3 +75,13 @@ func TestHMS(t *testing.T) {
 		}
 	}
 }
+
+func TestMeterSummaryOfASmallFile(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	m := newMeter("n.txt", 100, t0)
+	m.update(peer.FileProgress{Done: 0, Size: 100, Start: true}, t0)
+	m.update(peer.FileProgress{Done: 100, Size: 100}, t0.Add(300*time.Microsecond))
+	if got, want := m.summary(t0.Add(300*time.Microsecond)), "100 bytes in 300µs at 325.5 KiB/s"; got != want {
+		t.Errorf("summary: %q, want %q", got, want)
+	}
+}

@@ -47,6 +47,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 		}
 	}()
 	go func() {
+		recv := newReceiving(u, peerName)
 		batch := make([]peer.Event, 0, maxBatch)
 		for ev := range events {
 			batch = append(batch[:0], ev)
@@ -77,11 +78,15 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 					u.message(m)
 				} else if text, ok := connectionNotice(ev, peerName); ok {
 					u.notice("%s", text)
-				} else if text, _, ok := fileNotice(ev, peerName); ok {
-					u.notice("%s", text)
+					if rc, ok := ev.(peer.Reconnected); ok && rc.PeerRestarted {
+						recv.peerRestarted()
+					}
+				} else {
+					recv.event(ev, time.Now())
 				}
 			}
 		}
+		recv.unfinished()
 		ended <- readErr
 	}()
 

@@ -5,10 +5,10 @@ package main
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -143,16 +143,16 @@ func TestTransferSurvivesAListenerRestart(t *testing.T) {
 	}
 
 	l2 := start(t, append([]string{"listen", "--addr", addr}, listenArgs...)...)
-	// The new listener resumes from what the .part held (as its notice
-	// rounds it), not from 0: the kept bytes are not sent again.
-	l2.waitLine(`^peerchat: receiving big\.bin \(96\.0 MiB\) from bob, resuming at ` + regexp.QuoteMeta(fileSize(kept)) + `$`)
+	// The new listener resumes from what the .part held (in whole
+	// percent), not from 0: the kept bytes are not sent again.
+	l2.waitLine(`^peerchat: receiving big\.bin \(96\.0 MiB\) from bob, resuming at ` + fmt.Sprint(kept*100/restartFileSize) + `%$`)
 	s.waitLine(`^peerchat: reconnected to alice at 127\.0\.0\.1:\d+ \(alice had restarted\)`)
 	if code := s.waitExit(transferTimeout); code != 0 {
 		t.Fatalf("send exited %d after the listener's restart", code)
 	}
 	s.waitLine(`^peerchat: resuming big\.bin at [1-9][0-9]?%$`)
 	s.waitLine(`^peerchat: sent big\.bin to alice: 96\.0 MiB in .*, verified$`)
-	l2.waitLine(`^peerchat: received big\.bin \(96\.0 MiB\) from bob, verified, saved as `)
+	l2.waitLine(`^peerchat: received big\.bin from bob: 96\.0 MiB in .*, [0-9.]+ MiB of it resumed, verified, saved as `)
 	if got := fileSHA256(t, filepath.Join(down, "big.bin")); got != want {
 		t.Fatal("big.bin differs from what was sent")
 	}
@@ -181,13 +181,13 @@ func TestTransferSurvivesASenderRestart(t *testing.T) {
 	}
 
 	s2 := start(t, send...)
-	l.waitLine(`^peerchat: receiving big\.bin \(96\.0 MiB\) from bob, resuming at ` + regexp.QuoteMeta(fileSize(kept)) + `$`)
+	l.waitLine(`^peerchat: receiving big\.bin \(96\.0 MiB\) from bob, resuming at ` + fmt.Sprint(kept*100/restartFileSize) + `%$`)
 	if code := s2.waitExit(transferTimeout); code != 0 {
 		t.Fatalf("the second send exited %d", code)
 	}
 	s2.waitLine(`^peerchat: resuming big\.bin at [1-9][0-9]?%$`)
 	s2.waitLine(`^peerchat: sent big\.bin to alice: 96\.0 MiB in .*, [0-9.]+ MiB of it resumed, verified$`)
-	l.waitLine(`^peerchat: received big\.bin \(96\.0 MiB\) from bob, verified, saved as `)
+	l.waitLine(`^peerchat: received big\.bin from bob: 96\.0 MiB in .*, [0-9.]+ MiB of it resumed, verified, saved as `)
 	if got := fileSHA256(t, filepath.Join(down, "big.bin")); got != want {
 		t.Fatal("big.bin differs from what was sent")
 	}

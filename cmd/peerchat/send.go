@@ -18,13 +18,18 @@ func sendCommand(u *ui) *cli.Command {
 	return &cli.Command{
 		Name:  "send",
 		Usage: "connect to a listening peer, send files, and wait until the peer has verified each",
-		Description: "The listener must run with --accept-files. Each file is hashed (BLAKE3) while it\n" +
-			"is sent and verified by the receiver; after a dropped connection the transfer\n" +
-			"resumes where it stopped. Exit status 0 only if every file arrived intact.",
+		Description: "The listener takes the files if it runs with --accept-files; on a chat screen\n" +
+			"its user is asked (/accept, /reject); in pipe mode without --accept-files every\n" +
+			"file is refused. Each file is hashed (BLAKE3) while it is sent and verified by\n" +
+			"the receiver, which writes it as NAME.part and never replaces an existing file.\n" +
+			"After a dropped connection, or when the same send is run again, the transfer\n" +
+			"resumes where it stopped. When stderr is a terminal it shows the progress.\n" +
+			"Exit status: 0 only if every file arrived intact; 5 if some file was refused,\n" +
+			"stopped or interrupted; 4 if the connection was lost for good.",
 		ArgsUsage: "HOST[:PORT] FILE...",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-reconnect",
-				Usage: "after a connection breaks, give up instead of reconnecting and resuming the transfer"},
+				Usage: "after a connection breaks, give up (exit 4) instead of reconnecting and resuming the transfer; by default send reconnects until the receiver is back or it is interrupted"},
 		}, sessionFlags()...),
 		OnUsageError: onUsageError,
 		Action:       func(c *cli.Context) error { return sendAction(c, u) },
@@ -87,26 +92,50 @@ func sendAction(c *cli.Context, u *ui) error {
 	}()
 
 	failed := 0
-	for _, f := range files {
+	for i, f := range files {
 		name := filepath.Base(f)
 		var size int64
 		if fi, err := os.Stat(f); err == nil {
 			size = fi.Size()
 		}
 		m := newMeter(name, size, time.Now())
-		err := s.SendFile(c.Context, f, progressReporter(u, m))
-		switch {
-		case err == nil:
+		report := progressReporter(u, m, peerName)
+		accepted := false // the receiver took the file: it keeps what arrives
+		err := s.SendFile(c.Context, f, func(p peer.FileProgress) {
+			accepted = accepted || p.Start
+			report(p)
+		})
+		if err == nil {
 			u.notice("sent %s to %s: %s, verified", m.name, peerName, m.summary(time.Now()))
 			continue
-		case c.Context.Err() != nil:
-			return fmt.Errorf("interrupted while sending %s", name)
-		case s.Err() != nil:
-			// The conversation is over: no later file can go either.
-			return networkOrTrust(fmt.Errorf("sending %s: %w", name, s.Err()))
+		}
+		// What arrived stays with the receiver, as NAME.part: the same
+		// command run again continues from there.
+		resume := ""
+		switch {
+		case accepted && m.done >= m.size && c.Context.Err() != nil:
+			// All of it was sent: the receiver may well have it whole,
+			// and sending it again would then make a second copy.
+			resume = fmt.Sprintf(" (all of it was sent; %s was verifying it and may have it intact)", peerName)
+		case accepted:
+			resume = fmt.Sprintf("; %s keeps what arrived, and sending it again resumes from there", peerName)
+		}
+		if c.Context.Err() != nil || s.Err() != nil {
+			// Interrupted or disconnected: no later file can go either.
+			if rest := len(files) - i - 1; rest > 0 {
+				resume += fmt.Sprintf("; %d more file(s) not sent", rest)
+			}
+			if c.Context.Err() != nil {
+				// Like a chat left with messages unacknowledged: exit 5.
+				u.errorLine(fmt.Errorf("interrupted while sending %s%s", name, resume))
+				return fmt.Errorf("interrupted: %w", errUndelivered)
+			}
+			return networkOrTrust(fmt.Errorf("sending %s: %w%s", name, s.Err(), resume))
 		}
 		failed++
-		u.errorLine(fmt.Errorf("%s was not delivered: %w", name, err))
+		// A receiver's answer reads "alice refused it: REASON" or "alice
+		// stopped it: REASON"; the reason says what to do.
+		u.errorLine(fmt.Errorf("%s was not delivered: %v%s", name, err, resume))
 	}
 	if failed > 0 {
 		// Each failure was reported; the exit status says "not delivered".
@@ -143,6 +172,14 @@ func fileOptions(c *cli.Context, u *ui, cfg *peer.Config) error {
 	if !fi.IsDir() {
 		return usagef("--download-dir %s is not a directory", dir)
 	}
+	// Said now rather than at the first file, which the sender would
+	// otherwise have to report back.
+	probe, err := os.CreateTemp(dir, ".peerchat-probe-*")
+	if err != nil {
+		return usagef("--download-dir %s is not writable (%v); fix its permissions or choose another", dir, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	cfg.DownloadDir = dir
 	return nil
 }
@@ -170,15 +207,22 @@ func parseSize(s string) (int64, error) {
 
 // progressReporter shows a transfer's progress on stderr when it is a
 // terminal, redrawn in place, and says when an attempt resumes.
-func progressReporter(u *ui, m *meter) func(peer.FileProgress) {
+func progressReporter(u *ui, m *meter, peerName string) func(peer.FileProgress) {
 	return func(p peer.FileProgress) {
 		now := time.Now()
 		resumed, redraw := m.update(p, now)
 		if resumed != "" {
 			u.notice("%s", resumed)
 		}
-		if redraw {
-			u.progress("sending " + m.line(now))
+		if !redraw {
+			return
 		}
+		if p.Done == p.Size && p.Size > 0 {
+			// Hashing and syncing a big file takes the receiver a while;
+			// short, to fit an 80-column terminal.
+			u.progress(fmt.Sprintf("sending %s: all %s sent, %s is verifying it", m.name, fileSize(m.size), peerName))
+			return
+		}
+		u.progress("sending " + m.line(now))
 	}
 }

@@ -40,7 +40,7 @@ func TestSendToAcceptingListener(t *testing.T) {
 			t.Errorf("%s differs on the listener's side (err %v)", name, err)
 		}
 	}
-	l.waitLine(`^peerchat: received b\.txt \(300\.0 KiB\) from bob, verified, saved as `)
+	l.waitLine(`^peerchat: received b\.txt from bob: 300\.0 KiB in .*, verified, saved as `)
 }
 
 // TestSendToRefusingListener: without --accept-files the listener refuses

@@ -642,7 +642,7 @@ func TestTTYSendsAFile(t *testing.T) {
 	bob.typeKeys("while it goes\r")
 	bob.waitRow(`^` + clock + ` -- sent notes\.txt to alice, verified$`)
 	alice.waitOut(`bob: while it goes$`)
-	alice.waitLine(`^peerchat: received notes\.txt \(11 bytes\) from bob, verified, saved as `)
+	alice.waitLine(`^peerchat: received notes\.txt from bob: 11 bytes in .*, verified, saved as `)
 	if b, err := os.ReadFile(filepath.Join(down, "notes.txt")); err != nil || string(b) != "some notes\n" {
 		t.Fatalf("received %q, %v", b, err)
 	}

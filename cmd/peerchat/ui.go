@@ -48,16 +48,32 @@ type ui struct {
 
 // progress shows text on one stderr line that each call overwrites, when
 // stderr is a terminal; elsewhere (a log, a script) it prints nothing, so
-// that output stays one line per event.
+// that output stays one line per event. The text is cut to the width of
+// the terminal: a line that wrapped could no longer be overwritten by
+// going back to its start.
 func (u *ui) progress(text string) {
 	f, ok := u.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return
 	}
+	const prefix = "peerchat: "
+	width, _ := terminalSize(int(f.Fd()))
+	// One cell spare: writing the last column makes some terminals wrap.
+	text = abbreviate(prefix+text, max(width-1, len(prefix)+2))
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	io.WriteString(u.stderr, "\rpeerchat: "+text+"\x1b[K")
+	io.WriteString(u.stderr, "\r"+text+"\x1b[K")
 	u.progressing = true
+}
+
+// endProgress erases the progress line, if one is shown, so that what is
+// written next starts on a clean line; the caller holds mu. A later call
+// to progress draws it again.
+func (u *ui) endProgress() {
+	if u.progressing {
+		io.WriteString(u.stderr, "\r\x1b[K")
+		u.progressing = false
+	}
 }
 
 // notice prints a line about the chat on stderr, or on the chat screen
@@ -76,10 +92,7 @@ func (u *ui) notice(format string, args ...any) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.progressing {
-		io.WriteString(u.stderr, "\r\x1b[K")
-		u.progressing = false
-	}
+	u.endProgress()
 	io.WriteString(u.stderr, "peerchat: "+text+eol)
 }
 
@@ -94,6 +107,7 @@ func (u *ui) setSink(sink func(string) bool) {
 func (u *ui) report(format string, args ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.endProgress()
 	fmt.Fprintf(u.stdout, format+"\n", args...)
 }
 
@@ -102,6 +116,9 @@ func (u *ui) message(m *peer.Message) {
 	line := fmt.Sprintf("[%s] %s: %s\n", m.Time.Local().Format(transcriptTime), sanitize(m.From), sanitize(m.Text))
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	// stdout and stderr are often the same terminal: the line would
+	// otherwise be written over the progress line's tail.
+	u.endProgress()
 	io.WriteString(u.stdout, line)
 }
 
