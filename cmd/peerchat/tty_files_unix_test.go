@@ -268,3 +268,47 @@ func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 		alice.waitRow(`-- bob left the chat$`)
 	}
 }
+
+// TestTTYResumesFromAnEarlierTry: an offer of a file whose .part is here
+// says how much, accepting resumes from there, and both sides say so.
+func TestTTYResumesFromAnEarlierTry(t *testing.T) {
+	dir, down := certsDir(t), t.TempDir()
+	alice, addr := listenTTY(t, dir, "--download-dir", down)
+	src := randomFile(t, t.TempDir(), "report.pdf", 100<<10)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 63% of it from an earlier try.
+	if err := os.WriteFile(filepath.Join(down, "report.pdf.part"), data[:63<<10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bob := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
+	alice.waitRow(`^` + clock + ` -- bob offers report\.pdf \(100\.0 KiB\): /accept 1 or /reject 1; 63% of it is here from an earlier try, accepting resumes$`)
+	alice.typeKeys("/accept\r")
+	alice.waitRow(`^` + clock + ` -- receiving report\.pdf \(100\.0 KiB\) from bob, resuming at 63%; /cancel 1 stops it$`)
+	alice.waitRow(`^` + clock + ` -- received report\.pdf from bob: 100\.0 KiB in \S+ at \S+ \S+/s, 63\.0 KiB of it resumed, verified, saved as `)
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("peerchat send exited %d", code)
+	}
+	bob.waitLine(`^peerchat: resuming report\.pdf at 63%$`)
+	sameFile(t, filepath.Join(down, "report.pdf"), src)
+}
+
+// TestTTYAcceptsFilesWithoutAsking: with --accept-files the screen says
+// what arrives, and nobody is asked.
+func TestTTYAcceptsFilesWithoutAsking(t *testing.T) {
+	dir, down := certsDir(t), t.TempDir()
+	alice, addr := listenTTY(t, dir, "--accept-files", "--download-dir", down)
+	src := randomFile(t, t.TempDir(), "notes.txt", 3<<10)
+	bob := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
+	alice.waitRow(`^` + clock + ` -- receiving notes\.txt \(3\.0 KiB\) from bob; /cancel 1 stops it$`)
+	alice.waitRow(`^` + clock + ` -- received notes\.txt from bob: 3\.0 KiB in .*, verified, saved as `)
+	if code := bob.wait(); code != 0 {
+		t.Fatalf("peerchat send exited %d", code)
+	}
+	sameFile(t, filepath.Join(down, "notes.txt"), src)
+	if bytes.Contains(alice.rawOutput(), []byte("/accept")) {
+		t.Errorf("alice was asked despite --accept-files")
+	}
+}
