@@ -209,7 +209,8 @@ func createEmpty(t *testing.T, path string) string {
 
 // TestTTYSendsBetweenTwoScreens: the listener's screen sends, the
 // dialer's screen receives; several files at once are told apart by
-// their numbers, and a cancellation by the sender shows on both screens.
+// their numbers, and a cancellation by the sender, a rejection by the
+// receiver and the end of the chat show on both screens.
 func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
 	alice, addr := listenTTY(t, dir)
@@ -260,13 +261,25 @@ func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 	bob.typeKeys("/help\r")
 	help := []byte("/send PATH send a file; /accept [ID] or /reject [ID] answer a file offered; /cancel [ID] stop a file being sent or received;")
 	bob.waitScreen("the file commands in /help", func(*vt) bool { return bytes.Contains(bob.raw.Bytes(), help) })
+
+	// A refusal reaches the sender's screen with the reason.
+	d := randomFile(t, srcDir, "d.txt", 1<<10)
+	alice.typeKeys("/send " + d + "\r")
+	bob.waitRow(`^` + clock + ` -- alice offers d\.txt \(1\.0 KiB\): /accept 4 or /reject 4$`)
+	bob.typeKeys("/reject 4\r")
+	alice.waitRow(`^` + clock + ` !! d\.txt \(#4\) was not sent: bob: rejected with /reject$`)
+
+	// The end of the chat ends the files still open, on both screens.
+	e := randomFile(t, srcDir, "e.txt", 1<<10)
+	alice.typeKeys("/send " + e + "\r")
+	bob.waitRow(`^` + clock + ` -- alice offers e\.txt \(1\.0 KiB\): /accept 5 or /reject 5$`)
 	bob.typeKeys("/quit\r")
 	if code := bob.wait(); code != 0 {
 		t.Fatalf("bob exited %d", code)
 	}
-	if !strings.Contains(string(alice.rawOutput()), "bob left the chat") {
-		alice.waitRow(`-- bob left the chat$`)
-	}
+	bob.waitRow(`^` + clock + ` -- the offer of e\.txt \(#5\) lapsed with the chat$`)
+	alice.waitRow(`^` + clock + ` !! e\.txt \(#5\) was not sent: the chat ended$`)
+	alice.waitRow(`^` + clock + ` -- bob left the chat$`)
 }
 
 // TestTTYResumesFromAnEarlierTry: an offer of a file whose .part is here

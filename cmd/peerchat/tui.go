@@ -276,10 +276,17 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 			c.event(ev)
 		case err := <-ended:
 			c.endErr, c.ended = err, true
+		case u := <-c.fileUpdates:
+			c.fileUpdate(u)
 		}
 	}
 	for len(events) > 0 { // the reader has ended: nothing adds to them
 		c.event(<-events)
+	}
+	// The files being sent were stopped and the session is closed: their
+	// goroutines end now, each with a last word.
+	for c.sending() {
+		c.fileUpdate(<-c.fileUpdates)
 	}
 	close(stop)
 	close(sendq)
@@ -292,6 +299,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	if closedByUs {
 		c.endErr = peer.ErrClosed
 	}
+	c.abandonFiles()
 	err = c.report()
 	c.flush()
 	c.sc.close(out)

@@ -189,15 +189,18 @@ func (c *ttyChat) fileUpdate(u fileUpdate) {
 	switch {
 	case u.err == nil:
 		c.sc.notice(fmt.Sprintf("sent %s to %s: %s, verified", t.name, c.peerName, u.summary), false)
+	case u.cancelled && !t.stopping, c.s.Err() != nil && !errors.Is(u.err, peer.ErrFileRefused):
+		// Stopped by the end of the chat, which report() explains.
+		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: the chat ended", t.name, t.id), true)
 	case u.cancelled:
 		c.sc.notice(fmt.Sprintf("stopped sending %s (#%d); %s was told", t.name, t.id, c.peerName), false)
 	case errors.Is(u.err, peer.ErrFileRefused):
 		// "file refused: alice: rejected with /reject": the peer's
 		// name and its reason say it.
 		why := strings.TrimPrefix(u.err.Error(), peer.ErrFileRefused.Error()+": ")
-		c.sc.notice(fmt.Sprintf("%s was not sent: %s", t.name, sanitize(why)), true)
+		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: %s", t.name, t.id, sanitize(why)), true)
 	default:
-		c.sc.notice(fmt.Sprintf("%s was not sent: %s", t.name, sanitize(u.err.Error())), true)
+		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: %s", t.name, t.id, sanitize(u.err.Error())), true)
 	}
 }
 
@@ -209,6 +212,34 @@ func (c *ttyChat) stopSending() {
 			t.cancel()
 		}
 	}
+}
+
+// sending reports whether a file is still being sent.
+func (c *ttyChat) sending() bool {
+	for _, t := range c.xfers.byID {
+		if t.out {
+			return true
+		}
+	}
+	return false
+}
+
+// abandonFiles says which incoming files the end of the chat left
+// unfinished, and clears their progress lines. (The outgoing ones said so
+// themselves: the loop waited for them.)
+func (c *ttyChat) abandonFiles() {
+	for _, t := range c.xfers.sorted() {
+		c.xfers.remove(t)
+		switch {
+		case t.out:
+			c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: the chat ended", t.name, t.id), true)
+		case t.offer:
+			c.sc.notice(fmt.Sprintf("the offer of %s (#%d) lapsed with the chat", t.name, t.id), false)
+		default:
+			c.sc.notice(fmt.Sprintf("%s (#%d) was not received: the chat ended; what arrived is kept, and resumed if %s sends it again", t.name, t.id, c.peerName), true)
+		}
+	}
+	c.showStatus()
 }
 
 // fileEvent shows what the session reports about incoming files.
