@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -324,4 +327,95 @@ func TestTTYAcceptsFilesWithoutAsking(t *testing.T) {
 	if bytes.Contains(alice.rawOutput(), []byte("/accept")) {
 		t.Errorf("alice was asked despite --accept-files")
 	}
+}
+
+// cutProxy forwards connections to target until cut closes them all, as
+// a network that drops every connection at once; it keeps accepting new
+// ones.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup // the accept loop and the copiers
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			for _, pair := range [][2]net.Conn{{c, u}, {u, c}} {
+				go func() {
+					defer p.wg.Done()
+					io.Copy(pair[0], pair[1])
+					pair[0].Close() // either end going ends both
+					pair[1].Close()
+				}()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+// cut closes every connection made so far.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestTTYResumesAfterTheConnectionDrops: a file interrupted by a dropped
+// connection goes on from what the receiver holds once the dialer is
+// back, and both screens say where it resumed.
+func TestTTYResumesAfterTheConnectionDrops(t *testing.T) {
+	dir, down := certsDir(t), t.TempDir()
+	alice, addr := listenTTY(t, dir, "--accept-files", "--download-dir", down)
+	proxy := newCutProxy(t, addr)
+	bob := startTTY(t, 24, 200, []string{"NO_COLOR=1"}, "dial", "--certs-dir", dir, "--name", "bob", proxy.addr())
+	bob.waitRow(`^` + clock + ` -- connected to alice `)
+	// Big and sparse: costs no disk to read, and takes long enough that
+	// the cut comes while it streams.
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.Truncate(createEmpty(t, src), 128<<20); err != nil {
+		t.Fatal(err)
+	}
+	bob.typeKeys("/send " + src + "\r")
+	alice.waitRow(`^↓ #1 big\.bin: \d+% \(\d+\.\d [KMG]iB of 128\.0 MiB\)`)
+	proxy.cut()
+	bob.waitRow(`^` + clock + ` -- reconnected to alice at `)
+	bob.waitRow(`^` + clock + ` -- resuming big\.bin at \d+%$`)
+	alice.waitRow(`^` + clock + ` -- resuming big\.bin at \d+%$`)
+	alice.waitRow(`^` + clock + ` -- received big\.bin from bob: 128\.0 MiB in .*, verified, saved as `)
+	bob.waitRow(`^` + clock + ` -- sent big\.bin to alice: 128\.0 MiB in .*, verified$`)
+	sameFile(t, filepath.Join(down, "big.bin"), src)
 }
