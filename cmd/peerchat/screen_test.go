@@ -420,3 +420,31 @@ func TestScreenStatusRegionIsCapped(t *testing.T) {
 		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestScreenStatusRegionFollowsResizeAndRedraw: after a resize the lines
+// are cut to the new width; Ctrl-L draws the region and the draft again.
+func TestScreenStatusRegionFollowsResizeAndRedraw(t *testing.T) {
+	ts := newTestScreen(t, 10, 60, false)
+	ts.message(ts.msg(1, "hello"))
+	ts.setStatus([]string{"↓ #1 report.pdf: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s, 0:01 left"})
+	ts.typeKeys("draft")
+	ts.draw(t)
+	ts.vt.resize(10, 30) // as xterm: no reflow
+	ts.resize(30, 10)
+	ts.draw(t)
+	want := "07:08:09 alice: hello\n↓ #1 report.pdf: 37% (380.0 …\n> draft"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("after a resize:\n%s\nwant:\n%s", got, want)
+	}
+	// Something scribbled over the bottom rows; Ctrl-L mends them.
+	ts.vt.Write([]byte("\r\x1b[1Ajunk\r\n"))
+	ts.typeKeys("\x0c")
+	ts.redraw()
+	ts.draw(t)
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("after Ctrl-L:\n%s\nwant:\n%s", got, want)
+	}
+	if ts.vt.cursorCol() != 7 {
+		t.Fatalf("cursor at column %d, not after the draft", ts.vt.cursorCol())
+	}
+}
