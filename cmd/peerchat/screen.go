@@ -5,7 +5,9 @@ package main
 // draft) is always the last row. To print a conversation line the screen
 // erases the input row, writes the line and a CRLF there, and draws the
 // input row again below it, so a message never cuts into the draft and the
-// draft never leaks into the conversation. Nothing here touches a terminal:
+// draft never leaks into the conversation. Between the two, the status
+// region holds one line per file in flight (screen_status.go), erased and
+// drawn again with the input row. Nothing here touches a terminal:
 // the runner (tui.go) hands the bytes to one, tests to an emulator.
 //
 // Rules of what is shown, in addition to ui.go's:

@@ -14,6 +14,11 @@ package main
 //   - the sender calls s.Send and s.Ping one at a time, so that a peer that
 //     stops reading stalls only what we send, never the screen or the
 //     keyboard; it ends when the loop closes its channel;
+//   - each file being sent has a goroutine that runs SendFile and reports
+//     its progress and its end to the loop (tui_files.go); it ends when
+//     SendFile returns, which /cancel, the end of the chat or the end of
+//     the session ensures, and the loop waits for its last word before
+//     the chat ends;
 //   - SIGWINCH arrives on a signal channel, stopped when the loop ends.
 //
 // The loop takes keys before anything else and draws incoming messages in
