@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -82,17 +81,6 @@ type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
-func randomFile(t *testing.T, name string, size int) (string, []byte) {
-	t.Helper()
-	b := make([]byte, size)
-	rand.Read(b)
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p, b
-}
-
 // TestFullDiskIsReportedAndTheTransferResumes: a file bigger than the free
 // space on the receiver's disk fails with "no space left on device" on
 // both sides and exit status 5; the bytes written so far stay in
@@ -102,7 +90,7 @@ func TestFullDiskIsReportedAndTheTransferResumes(t *testing.T) {
 	down := mountTmpfs(t, "4m", 0)
 	// 1 MiB free for a 2 MiB file: about half of it fits.
 	filler := fillDisk(t, down, 1<<20)
-	src, want := randomFile(t, "big.bin", 2<<20)
+	src, want := writeRandom(t, t.TempDir(), "big.bin", 2<<20)
 
 	dir := certsDir(t)
 	// -k: the listener outlives the failed attempt, and the second send
@@ -171,7 +159,7 @@ func TestReadOnlyDownloadDirIsReportedToBothSides(t *testing.T) {
 	if err := syscall.Mount("tmpfs", down, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remounting %s read-only: %v", down, err)
 	}
-	src, _ := randomFile(t, "x.bin", 64<<10)
+	src, _ := writeRandom(t, t.TempDir(), "x.bin", 64<<10)
 	_, stderr, code = runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, src)
 	if code != exitUndelivered {
 		t.Fatalf("send to a read-only directory exited %d, want %d:\n%s", code, exitUndelivered, stderr)

@@ -5,7 +5,9 @@ package main
 // draft) is always the last row. To print a conversation line the screen
 // erases the input row, writes the line and a CRLF there, and draws the
 // input row again below it, so a message never cuts into the draft and the
-// draft never leaks into the conversation. Nothing here touches a terminal:
+// draft never leaks into the conversation. Between the two, the status
+// region holds one line per file in flight (screen_status.go), erased and
+// drawn again with the input row. Nothing here touches a terminal:
 // the runner (tui.go) hands the bytes to one, tests to an emulator.
 //
 // Rules of what is shown, in addition to ui.go's:
@@ -91,6 +93,12 @@ type screen struct {
 	ackedUpTo uint64
 	recent    []shownLine // the lines right above the input row, oldest first
 	rows      int         // rows the recent lines take
+
+	// The status region between the conversation and the input row: one
+	// line per file transfer (screen_status.go).
+	status      []string // sanitized, one per transfer
+	statusDirty bool     // status changed since it was drawn
+	statusRows  int      // rows of it on the terminal right above the cursor row
 }
 
 type ownLine struct {
@@ -124,10 +132,20 @@ func newScreen(self, peerName string, width, height int, color, hidden bool) *sc
 	return sc
 }
 
-// above readies the input row for a conversation line.
+// above readies the input row for a conversation line: it erases the
+// input row and the status region above it, and leaves the cursor at the
+// start of the region's first row, where the line goes. flush draws both
+// again below what was printed.
 func (sc *screen) above() {
 	if !sc.erased {
-		sc.buf = append(sc.buf, "\r\x1b[K"...)
+		if sc.statusRows > 0 {
+			sc.buf = append(sc.buf, '\r')
+			sc.buf = appendCSI(sc.buf, sc.statusRows, 'A')
+			sc.buf = append(sc.buf, "\x1b[J"...)
+			sc.statusRows = 0
+		} else {
+			sc.buf = append(sc.buf, "\r\x1b[K"...)
+		}
 		sc.erased = true
 	}
 	sc.dirty = true
@@ -268,7 +286,7 @@ func (sc *screen) delivered(upTo uint64) {
 // rewrite redraws the own message id with its ✓ if it is still in the
 // region above the input row, and reports whether it was.
 func (sc *screen) rewrite(id uint64) bool {
-	up := 0
+	up := sc.statusRows // the cursor is on the input row, below the status
 	for k := len(sc.recent) - 1; k >= 0; k-- {
 		l := &sc.recent[k]
 		up += l.rows
@@ -305,7 +323,7 @@ func (sc *screen) track(l shownLine) {
 // oldest message still waiting for its mark.
 func (sc *screen) trim() {
 	n := 0
-	for n < len(sc.recent) && (sc.recent[n].id == 0 || sc.rows > sc.height-1) {
+	for n < len(sc.recent) && (sc.recent[n].id == 0 || sc.rows > sc.height-1-sc.statusHeight()) {
 		sc.rows -= sc.recent[n].rows
 		n++
 	}
@@ -396,17 +414,28 @@ func (sc *screen) resize(width, height int) {
 	sc.width, sc.height = width, height
 	sc.recent, sc.rows = nil, 0
 	sc.dirty = true
+	sc.statusDirty = len(sc.status) > 0 // cut to the new width
 }
 
-// redraw draws the input row again (Ctrl-L, or after a resize).
+// redraw draws the input row and the status region again (Ctrl-L, or
+// after a resize).
 func (sc *screen) redraw() {
 	sc.erased = false
 	sc.dirty = true
+	sc.statusDirty = true
 }
 
-// flush draws the input row if needed and writes what accumulated.
+// flush draws the status region and the input row if needed and writes
+// what accumulated.
 func (sc *screen) flush(w io.Writer) error {
+	if sc.statusDirty {
+		sc.above() // the region's size may change: draw it whole
+		sc.statusDirty = false
+	}
 	if sc.dirty {
+		if sc.erased {
+			sc.drawStatus()
+		}
 		if sc.input == nil || sc.inputGen != sc.ed.gen || sc.inputWidth != sc.width {
 			sc.input = sc.ed.render(sc.input[:0], sc.prompt, sc.promptW, sc.width)
 			sc.inputGen, sc.inputWidth = sc.ed.gen, sc.width
@@ -425,7 +454,9 @@ func (sc *screen) flush(w io.Writer) error {
 // close leaves the terminal as the shell expects it: the input row erased,
 // colours reset, the cursor at the start of an empty row.
 func (sc *screen) close(w io.Writer) error {
-	sc.buf = append(sc.buf, "\r\x1b[K"...)
+	sc.erased = false
+	sc.above() // the status region goes with the input row
+	sc.statusDirty = false
 	sc.buf = append(sc.buf, sc.st.reset...)
 	sc.dirty = false
 	return sc.flush(w)

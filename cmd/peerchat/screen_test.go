@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -318,4 +319,132 @@ func benchScreen() *screen {
 	}
 	sc.flush(io.Discard)
 	return sc
+}
+
+// TestScreenStatusRegionRedrawsInPlace: transfer lines sit between the
+// conversation and the draft, are replaced where they are, and never
+// scroll into the conversation.
+func TestScreenStatusRegionRedrawsInPlace(t *testing.T) {
+	ts := newTestScreen(t, 8, 60, false)
+	ts.typeKeys("half a dra")
+	ts.message(ts.msg(1, "before"))
+	ts.draw(t)
+	for i := range 100 {
+		ts.setStatus([]string{fmt.Sprintf("↓ #1 big.bin: %d%%", i), "↑ #2 notes.txt: waiting for alice"})
+		ts.draw(t)
+		if i == 50 {
+			ts.message(ts.msg(2, "during"))
+			ts.notice("a notice", false)
+			ts.draw(t)
+		}
+	}
+	want := []string{
+		"07:08:09 alice: before",
+		"07:08:09 alice: during",
+		"07:08:09 -- a notice",
+		"↓ #1 big.bin: 99%",
+		"↑ #2 notes.txt: waiting for alice",
+		"> half a dra",
+	}
+	if got := ts.vt.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if ts.vt.cursorCol() != 12 {
+		t.Fatalf("cursor at column %d, not after the draft", ts.vt.cursorCol())
+	}
+
+	// A transfer ends: its line goes, the final notice takes its place.
+	ts.setStatus([]string{"↑ #2 notes.txt: waiting for alice"})
+	ts.notice("received big.bin", false)
+	ts.draw(t)
+	want = append(want[:3], "07:08:09 -- received big.bin", "↑ #2 notes.txt: waiting for alice", "> half a dra")
+	if got := ts.vt.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after one ended:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ts.setStatus(nil)
+	ts.draw(t)
+	want = append(want[:4], "> half a dra")
+	if got := ts.vt.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after both ended:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Once the screen is full, the conversation scrolls above the
+	// region, and the region stays whole at the bottom.
+	ts.setStatus([]string{"↓ #3 x: 1%"})
+	for i := range 20 {
+		ts.message(ts.msg(uint64(10+i), fmt.Sprintf("line %d", i)))
+		ts.draw(t)
+	}
+	v := ts.vt
+	if v.r != 7 || v.row(6) != "↓ #3 x: 1%" || v.row(5) != "07:08:09 alice: line 19" || v.cursorRow() != "> half a dra" {
+		t.Fatalf("full screen:\n%s", v.screen())
+	}
+	if n := strings.Count(strings.Join(v.lines(), "\n"), "↓ #"); n != 1 {
+		t.Fatalf("%d status lines reached the screen and its scrollback, want 1", n)
+	}
+	ts.close(io.MultiWriter(ts.vt, &ts.raw))
+	if v.cursorRow() != "" || v.cursorCol() != 0 || v.row(6) != "" {
+		t.Fatalf("close left the region or the input row:\n%s", v.screen())
+	}
+}
+
+// TestScreenRewritesMarksAboveTheStatusRegion: a delivery mark is found
+// above the region.
+func TestScreenRewritesMarksAboveTheStatusRegion(t *testing.T) {
+	ts := newTestScreen(t, 10, 40, false)
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: "hello", From: "bob"})
+	ts.setStatus([]string{"↑ #1 a: 5%", "↑ #2 b: 7%"})
+	ts.draw(t)
+	ts.delivered(1)
+	ts.draw(t)
+	want := "07:08:09 bob: hello ✓\n↑ #1 a: 5%\n↑ #2 b: 7%\n>"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestScreenStatusRegionIsCapped: a few lines, the rest summed up, and
+// each cut to one row.
+func TestScreenStatusRegionIsCapped(t *testing.T) {
+	ts := newTestScreen(t, 10, 20, false)
+	ts.setStatus([]string{"↓ #1 a", "↓ #2 b", "↓ #3 a very long name.bin: 37%", "↓ #4 d", "↑ #5 e\x1b[2J"})
+	ts.draw(t)
+	want := "↓ #1 a\n↓ #2 b\n+3 more\n>"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
+	}
+	ts.setStatus([]string{"↓ #3 a very long name.bin: 37%", "↑ #5 e\x1b[2J"})
+	ts.draw(t)
+	want = "↓ #3 a very long n…\n↑ #5 e\\x1b[2J\n>"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestScreenStatusRegionFollowsResizeAndRedraw: after a resize the lines
+// are cut to the new width; Ctrl-L draws the region and the draft again.
+func TestScreenStatusRegionFollowsResizeAndRedraw(t *testing.T) {
+	ts := newTestScreen(t, 10, 60, false)
+	ts.message(ts.msg(1, "hello"))
+	ts.setStatus([]string{"↓ #1 report.pdf: 37% (380.0 MiB of 1.0 GiB) at 950.0 MiB/s, 0:01 left"})
+	ts.typeKeys("draft")
+	ts.draw(t)
+	ts.vt.resize(10, 30) // as xterm: no reflow
+	ts.resize(30, 10)
+	ts.draw(t)
+	want := "07:08:09 alice: hello\n↓ #1 report.pdf: 37% (380.0 …\n> draft"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("after a resize:\n%s\nwant:\n%s", got, want)
+	}
+	// Something scribbled over the bottom rows; Ctrl-L mends them.
+	ts.vt.Write([]byte("\r\x1b[1Ajunk\r\n"))
+	ts.typeKeys("\x0c")
+	ts.redraw()
+	ts.draw(t)
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("after Ctrl-L:\n%s\nwant:\n%s", got, want)
+	}
+	if ts.vt.cursorCol() != 7 {
+		t.Fatalf("cursor at column %d, not after the draft", ts.vt.cursorCol())
+	}
 }

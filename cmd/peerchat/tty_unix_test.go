@@ -640,7 +640,8 @@ func TestTTYSendsAFile(t *testing.T) {
 	}
 	bob.typeKeys("/send " + src + "\r")
 	bob.typeKeys("while it goes\r")
-	bob.waitRow(`^` + clock + ` -- sent notes\.txt to alice, verified$`)
+	bob.waitRow(`^` + clock + ` -- sending notes\.txt \(11 bytes\) to alice as #1; /cancel 1 stops it$`)
+	bob.waitRow(`^` + clock + ` -- sent notes\.txt to alice: 11 bytes in \S+ at \S+ \S+/s, verified$`)
 	alice.waitOut(`bob: while it goes$`)
 	alice.waitLine(`^peerchat: received notes\.txt from bob: 11 bytes in .*, verified, saved as `)
 	if b, err := os.ReadFile(filepath.Join(down, "notes.txt")); err != nil || string(b) != "some notes\n" {
@@ -649,9 +650,9 @@ func TestTTYSendsAFile(t *testing.T) {
 	bob.typeKeys("/send /nonexistent\r")
 	bob.waitRow(`^` + clock + ` !! stat /nonexistent: no such file or directory$`)
 	bob.typeKeys("/cancel\r")
-	bob.waitRow(`^` + clock + ` -- files still being sent are stopped$`)
-	bob.typeKeys("/cancel\r")
-	bob.waitRow(`^` + clock + ` !! no file is being sent$`)
+	bob.waitRow(`^` + clock + ` !! no file is being sent or received$`)
+	bob.typeKeys("/cancel 1\r")
+	bob.waitRow(`^` + clock + ` !! no file #1 is being sent or received$`)
 }
 
 // TestTTYPicksUpWhereTheLastChatLeftOff: a second chat with alice shows

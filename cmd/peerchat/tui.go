@@ -14,6 +14,11 @@ package main
 //   - the sender calls s.Send and s.Ping one at a time, so that a peer that
 //     stops reading stalls only what we send, never the screen or the
 //     keyboard; it ends when the loop closes its channel;
+//   - each file being sent has a goroutine that runs SendFile and reports
+//     its progress and its end to the loop (tui_files.go); it ends when
+//     SendFile returns, which /cancel, the end of the chat or the end of
+//     the session ensures, and the loop waits for its last word before
+//     the chat ends;
 //   - SIGWINCH arrives on a signal channel, stopped when the loop ends.
 //
 // The loop takes keys before anything else and draws incoming messages in
@@ -28,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -91,9 +95,9 @@ type ttyChat struct {
 	ended         bool          // endErr is set
 	outErr        error         // the terminal could not be written
 
-	u           *ui                // notices from the file senders
-	files       context.Context    // the files being sent; nil when none was
-	cancelFiles context.CancelFunc // /cancel, and the end of the chat
+	xfers       transfers       // files on their way, both directions (tui_files.go)
+	fileUpdates chan fileUpdate // from the goroutines sending files
+	stop        chan struct{}   // closed when the loop is over
 }
 
 // chatTTY runs a conversation on the terminal in and out.
@@ -107,7 +111,6 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 	width, height := terminalSize(int(out.Fd()))
 	c := &ttyChat{
-		u:        u,
 		s:        s,
 		sc:       newScreen(s.Name(), s.Peer().Name, width, height, o.color, o.hideInput),
 		out:      out,
@@ -116,14 +119,11 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 		outFd:         int(out.Fd()),
 		lingerDefault: o.linger,
+		fileUpdates:   make(chan fileUpdate),
+		stop:          make(chan struct{}),
 	}
-
-	stop := make(chan struct{}) // closed when the loop is over
-	defer func() {
-		if c.cancelFiles != nil {
-			c.cancelFiles() // files still being sent stop with the chat
-		}
-	}()
+	stop := c.stop
+	defer c.stopSending() // files still being sent stop with the chat
 
 	keys := make(chan []byte)
 	keysEnded := make(chan error, 1)
@@ -252,6 +252,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 			c.sc.resize(terminalSize(c.outFd))
 		case text := <-notes:
 			c.sc.notice(text, false)
+		case u := <-c.fileUpdates:
+			c.fileUpdate(u)
 		case <-ctxDone: // SIGINT or SIGTERM
 			ctxDone = nil
 			c.quit(2 * time.Second)
@@ -270,6 +272,8 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	// When we close the session, how its reader saw the end does not
 	// matter (the peer may hang up on our goodbye before Close returns).
 	closedByUs := !c.ended
+	// Files still being sent stop now, while the peer can still be told.
+	c.stopSending()
 	s.Close()
 	for !c.ended {
 		select {
@@ -277,10 +281,17 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 			c.event(ev)
 		case err := <-ended:
 			c.endErr, c.ended = err, true
+		case u := <-c.fileUpdates:
+			c.fileUpdate(u)
 		}
 	}
 	for len(events) > 0 { // the reader has ended: nothing adds to them
 		c.event(<-events)
+	}
+	// The files being sent were stopped and the session is closed: their
+	// goroutines end now, each with a last word.
+	for c.sending() {
+		c.fileUpdate(<-c.fileUpdates)
 	}
 	close(stop)
 	close(sendq)
@@ -293,6 +304,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	if closedByUs {
 		c.endErr = peer.ErrClosed
 	}
+	c.abandonFiles()
 	err = c.report()
 	c.flush()
 	c.sc.close(out)
@@ -373,14 +385,15 @@ func (c *ttyChat) command(line string) {
 	case "/send":
 		_, path, _ := strings.Cut(line, " ")
 		c.sendFile(strings.TrimSpace(path))
+	case "/accept":
+		_, arg, _ := strings.Cut(line, " ")
+		c.acceptFile(arg)
+	case "/reject":
+		_, arg, _ := strings.Cut(line, " ")
+		c.rejectFile(arg)
 	case "/cancel":
-		if c.cancelFiles == nil {
-			c.sc.notice("no file is being sent", true)
-			return
-		}
-		c.cancelFiles()
-		c.files, c.cancelFiles = nil, nil
-		c.sc.notice("files still being sent are stopped", false)
+		_, arg, _ := strings.Cut(line, " ")
+		c.cancelFile(arg)
 	case "/history":
 		n := defaultHistoryCommandLines
 		if _, arg, ok := strings.Cut(line, " "); ok && strings.TrimSpace(arg) != "" {
@@ -416,7 +429,7 @@ func (c *ttyChat) showHistory(n int) {
 }
 
 var helpLines = []string{
-	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /send PATH send a file; /cancel stop sending files; /history [N] the last N lines with this peer (default 20); /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
+	"commands: /whois who the peer is (certificate, fingerprint, connection); /ping measure the round trip; /send PATH send a file; /accept [ID] or /reject [ID] answer a file offered; /cancel [ID] stop a file being sent or received; /history [N] the last N lines with this peer (default 20); /quit leave (also Ctrl-C, or Ctrl-D on an empty line); /help this",
 	"a line starting with / is a command: type //text to send /text",
 	"keys: ←/→ Ctrl-B/F move, Ctrl-←/→ Alt-B/F by word, Home/End Ctrl-A/E, Backspace Delete, Ctrl-U/K delete before/after the cursor, Ctrl-W the word before, ↑/↓ Ctrl-P/N your earlier lines, Ctrl-L redraw",
 	"marks: " + markPending + " sent, " + markDelivered + " delivered to the peer",
@@ -481,9 +494,11 @@ func (c *ttyChat) event(ev peer.Event) {
 		text, _ := connectionNotice(ev, c.peerName)
 		_, lost := ev.(peer.Disconnected)
 		c.sc.notice(text, lost)
-	case peer.FileOffered, peer.FileReceived, peer.FileFailed:
-		text, failed, _ := fileNotice(ev, c.peerName)
-		c.sc.notice(text, failed)
+		if r, ok := ev.(peer.Reconnected); ok && r.PeerRestarted {
+			c.peerRestarted()
+		}
+	case peer.FileOffer, peer.FileOffered, peer.FileProgress, peer.FileReceived, peer.FileFailed:
+		c.fileEvent(ev)
 	case fmt.Stringer:
 		c.sc.notice(ev.String(), false)
 	case error:
@@ -579,43 +594,4 @@ func (c *ttyChat) texts() []string {
 		}
 	}
 	return out
-}
-
-// sendFile sends the file at path on its own goroutine, and reports the
-// outcome as a notice: the chat goes on meanwhile. The goroutine ends
-// with the transfer, which ends with /cancel, the chat, or the session.
-func (c *ttyChat) sendFile(path string) {
-	if path == "" {
-		c.sc.notice("/send needs a file: /send PATH", true)
-		return
-	}
-	if rest, ok := strings.CutPrefix(path, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, rest)
-		}
-	}
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
-		if err == nil {
-			err = fmt.Errorf("%s is not a regular file", path)
-		}
-		c.sc.notice(sanitize(err.Error()), true)
-		return
-	}
-	if c.files == nil {
-		c.files, c.cancelFiles = context.WithCancel(context.Background())
-	}
-	ctx, name := c.files, sanitize(filepath.Base(path))
-	c.sc.notice(fmt.Sprintf("sending %s (%s) to %s…", name, fileSize(fi.Size()), c.peerName), false)
-	go func() {
-		err := c.s.SendFile(ctx, path, nil)
-		switch {
-		case err == nil:
-			c.u.notice("sent %s to %s, verified", name, c.peerName)
-		case ctx.Err() != nil:
-			c.u.notice("stopped sending %s", name)
-		default:
-			c.u.notice("%s was not sent: %s", name, sanitize(err.Error()))
-		}
-	}()
 }

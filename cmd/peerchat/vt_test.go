@@ -10,7 +10,7 @@ import (
 
 // vt is a small terminal emulator for tests: just enough of an xterm to
 // read back what the interactive mode draws. It knows the sequences the
-// TUI emits (CR, LF, BS, ESC[K, ESC[2K, cursor moves, colours, which it
+// TUI emits (CR, LF, BS, ESC[K, ESC[2K, ESC[J, cursor moves, colours, which it
 // drops) and records every other escape sequence in odd, so a test can
 // assert that nothing else reached the terminal. Like xterm it wraps
 // automatically with a pending wrap at the right margin, moves a wide
@@ -201,6 +201,18 @@ func (v *vt) escape(b []byte) int {
 		}
 		for i := from; i < to && i < v.cols; i++ {
 			v.grid[v.r][i] = " "
+		}
+		v.wrapNext = false
+	case 'J': // the chat screen erases its status region and input row with it
+		if params != "" && params != "0" {
+			v.odd = append(v.odd, strconv.Quote(string(b[:j+1])))
+			break
+		}
+		for i := v.c; i < v.cols; i++ {
+			v.grid[v.r][i] = " "
+		}
+		for r := v.r + 1; r < v.rows; r++ {
+			v.grid[r] = v.blankRow()
 		}
 		v.wrapNext = false
 	case 'A':
