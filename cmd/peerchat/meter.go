@@ -15,7 +15,7 @@ type meter struct {
 	name  string // sanitized
 	size  int64
 	done  int64
-	began time.Time // the first attempt: the final line's time
+	began time.Time // when the receiver first took the file: the final line's time
 	start time.Time // the current attempt
 	from  int64     // where the current attempt started
 	moved int64     // bytes moved by earlier attempts
@@ -23,7 +23,7 @@ type meter struct {
 }
 
 func newMeter(name string, size int64, now time.Time) *meter {
-	return &meter{name: sanitize(name), size: size, began: now, start: now}
+	return &meter{name: sanitize(name), size: size, start: now}
 }
 
 // redrawEvery is how often a progress line is redrawn at most: often
@@ -35,6 +35,11 @@ const redrawEvery = 250 * time.Millisecond
 // earlier one left, and whether the line is due for a redraw.
 func (m *meter) update(p peer.FileProgress, now time.Time) (resumed string, redraw bool) {
 	if p.Start {
+		if m.began.IsZero() {
+			// Not from the offer: a person may take a while to accept,
+			// and that is no part of the transfer's rate.
+			m.began = now
+		}
 		m.moved += max(m.done-m.from, 0)
 		m.from, m.start = p.Done, now
 		if p.Done > 0 {
@@ -82,7 +87,11 @@ func (m *meter) line(now time.Time) string {
 // The average covers the bytes this run moved over the time since the
 // first offer, waiting for an answer and reconnections included.
 func (m *meter) summary(now time.Time) string {
-	took := now.Sub(m.began)
+	began := m.began
+	if began.IsZero() {
+		began = m.start
+	}
+	took := now.Sub(began)
 	moved := m.moved + max(m.done-m.from, 0)
 	shown := took.Round(time.Millisecond)
 	if took < time.Millisecond {

@@ -24,6 +24,17 @@ func TestMeterLine(t *testing.T) {
 	}
 }
 
+func TestMeterCountsFromTheAcceptance(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	m := newMeter("x.bin", 1000, t0)
+	// The offer waited a minute for a person to answer.
+	m.update(peer.FileProgress{Done: 0, Size: 1000, Start: true}, t0.Add(time.Minute))
+	m.update(peer.FileProgress{Done: 1000, Size: 1000}, t0.Add(time.Minute+time.Second))
+	if got, want := m.summary(t0.Add(time.Minute+time.Second)), "1000 bytes in 1s at 1000 bytes/s"; got != want {
+		t.Errorf("summary: %q, want %q", got, want)
+	}
+}
+
 func TestMeterResumption(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	m := newMeter("r.pdf", 1000, t0)
