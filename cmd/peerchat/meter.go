@@ -83,6 +83,16 @@ func (m *meter) line(now time.Time) string {
 	return text + fmt.Sprintf(" at %s/s, %s left", fileSize(int64(rate)), hms(left))
 }
 
+// sendingLine is line for the sending side, which once every byte is
+// out waits for the receiver to hash and sync the file (a while, for a
+// big one) and says so rather than "100%, 0:00 left".
+func (m *meter) sendingLine(now time.Time, peerName string) string {
+	if m.done == m.size && m.size > 0 {
+		return fmt.Sprintf("%s: all %s sent, %s is verifying it", m.name, fileSize(m.size), peerName)
+	}
+	return m.line(now)
+}
+
 // summary is the final line's figures: "1.0 GiB in 1.2s at 850.0 MiB/s".
 // The average covers the bytes this run moved over the time since the
 // first offer, waiting for an answer and reconnections included.

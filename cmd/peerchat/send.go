@@ -217,12 +217,6 @@ func progressReporter(u *ui, m *meter, peerName string) func(peer.FileProgress) 
 		if !redraw {
 			return
 		}
-		if p.Done == p.Size && p.Size > 0 {
-			// Hashing and syncing a big file takes the receiver a while;
-			// short, to fit an 80-column terminal.
-			u.progress(fmt.Sprintf("sending %s: all %s sent, %s is verifying it", m.name, fileSize(m.size), peerName))
-			return
-		}
-		u.progress("sending " + m.line(now))
+		u.progress("sending " + m.sendingLine(now, peerName))
 	}
 }

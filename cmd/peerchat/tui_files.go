@@ -151,13 +151,14 @@ func (c *ttyChat) sendFile(path string) {
 		case <-stop: // the chat is over: nobody to tell
 		}
 	}
+	peerName := c.peerName
 	go func() {
 		defer cancel()
 		m := newMeter(filepath.Base(path), size, time.Now())
 		err := s.SendFile(ctx, path, func(p peer.FileProgress) {
 			now := time.Now()
 			if resumed, redraw := m.update(p, now); redraw || resumed != "" {
-				tell(fileUpdate{id: id, line: m.line(now), notice: resumed})
+				tell(fileUpdate{id: id, line: m.sendingLine(now, peerName), notice: resumed})
 			}
 		})
 		u := fileUpdate{id: id, end: true, err: err, cancelled: ctx.Err() != nil}
