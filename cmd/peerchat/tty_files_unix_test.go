@@ -19,10 +19,11 @@ import (
 // Files on the chat screen, end to end: real binaries on both sides, the
 // screen in a pseudo-terminal read back through the test's emulator.
 
-// listenTTY starts alice listening on a terminal and returns her address.
-func listenTTY(t *testing.T, dir string, args ...string) (*ttyProc, string) {
+// listenTTY starts alice listening on a terminal cols wide and returns
+// her address.
+func listenTTY(t *testing.T, cols int, dir string, args ...string) (*ttyProc, string) {
 	t.Helper()
-	alice := startTTY(t, 24, 200, []string{"NO_COLOR=1"}, append([]string{"listen", "--certs-dir", dir, "--name", "alice", "--addr", "127.0.0.1:0"}, args...)...)
+	alice := startTTY(t, 24, cols, []string{"NO_COLOR=1"}, append([]string{"listen", "--certs-dir", dir, "--name", "alice", "--addr", "127.0.0.1:0"}, args...)...)
 	var addr string
 	rx := regexp.MustCompile(`^peerchat: listening on (\S+) as alice`)
 	alice.waitScreen("the address it listens on", func(v *vt) bool {
@@ -88,7 +89,7 @@ func countStatusRows(v *vt) int {
 // the last word is "verified".
 func TestTTYAcceptsAnOfferedFile(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--download-dir", down)
 	src, _ := writeRandom(t, t.TempDir(), "report.pdf", 8<<20)
 	// bob sends from his screen: the chat goes on after the file, and
 	// alice's input line with it.
@@ -137,7 +138,7 @@ func TestTTYAcceptsAnOfferedFile(t *testing.T) {
 // "not delivered" with the reason.
 func TestTTYRejectsAnOfferedFile(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--download-dir", down)
 	src, _ := writeRandom(t, t.TempDir(), "notes.txt", 3<<10)
 	bob := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
 	alice.waitRow(`^` + clock + ` -- bob offers notes\.txt \(3\.0 KiB\): /accept 1 or /reject 1$`)
@@ -156,7 +157,7 @@ func TestTTYRejectsAnOfferedFile(t *testing.T) {
 // received; the sender is told why, and what arrived stays in the .part.
 func TestTTYCancelsAnIncomingFileMidway(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--download-dir", down)
 	// Big and sparse: costs no disk to send, and far more than the
 	// socket buffers hold, so the sender cannot finish while stopped.
 	src := filepath.Join(t.TempDir(), "big.bin")
@@ -203,7 +204,7 @@ func createEmpty(t *testing.T, path string) string {
 // receiver and the end of the chat show on both screens.
 func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir)
+	alice, addr := listenTTY(t, 200, dir)
 	bob := startTTY(t, 24, 200, []string{"NO_COLOR=1"}, "dial", "--certs-dir", dir, "--name", "bob", "--download-dir", down, addr)
 	alice.waitRow(`^` + clock + ` -- connected to bob `)
 	bob.waitRow(`^` + clock + ` -- connected to alice `)
@@ -276,7 +277,7 @@ func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 // says how much, accepting resumes from there, and both sides say so.
 func TestTTYResumesFromAnEarlierTry(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--download-dir", down)
 	src, _ := writeRandom(t, t.TempDir(), "report.pdf", 100<<10)
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -302,7 +303,7 @@ func TestTTYResumesFromAnEarlierTry(t *testing.T) {
 // what arrives, and nobody is asked.
 func TestTTYAcceptsFilesWithoutAsking(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--accept-files", "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--accept-files", "--download-dir", down)
 	src, _ := writeRandom(t, t.TempDir(), "notes.txt", 3<<10)
 	bob := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
 	alice.waitRow(`^` + clock + ` -- receiving notes\.txt \(3\.0 KiB\) from bob; /cancel 1 stops it$`)
@@ -386,7 +387,7 @@ func (p *cutProxy) cut() {
 // back, and both screens say where it resumed.
 func TestTTYResumesAfterTheConnectionDrops(t *testing.T) {
 	dir, down := certsDir(t), t.TempDir()
-	alice, addr := listenTTY(t, dir, "--accept-files", "--download-dir", down)
+	alice, addr := listenTTY(t, 200, dir, "--accept-files", "--download-dir", down)
 	proxy := newCutProxy(t, addr)
 	bob := startTTY(t, 24, 200, []string{"NO_COLOR=1"}, "dial", "--certs-dir", dir, "--name", "bob", proxy.addr())
 	bob.waitRow(`^` + clock + ` -- connected to alice `)

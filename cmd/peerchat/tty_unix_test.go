@@ -591,18 +591,7 @@ func BenchmarkRenderPTY(b *testing.B) {
 
 func TestTTYListenerShowsNoticesInTheConversation(t *testing.T) {
 	dir := certsDir(t)
-	alice := startTTY(t, 24, 120, []string{"NO_COLOR=1"}, "listen", "--certs-dir", dir, "--name", "alice", "--addr", "127.0.0.1:0")
-	var addr string
-	rx := regexp.MustCompile(`^peerchat: listening on (\S+) as alice`)
-	alice.waitScreen("the address it listens on", func(v *vt) bool {
-		for _, l := range v.lines() {
-			if m := rx.FindStringSubmatch(l); m != nil {
-				addr = m[1]
-				return true
-			}
-		}
-		return false
-	})
+	alice, addr := listenTTY(t, 120, dir)
 	bob := start(t, "dial", "--certs-dir", dir, "--name", "bob", addr)
 	bob.waitLine("connected to alice")
 	alice.waitRow(`^` + clock + ` -- connected to bob `)
