@@ -278,9 +278,16 @@ func (s *Session) Ping() error {
 }
 
 // write sends b, which holds whole frames, on l; the caller holds wmu. A
-// failure breaks l, and is returned only if it ends the conversation.
+// failure breaks l, and is returned only if it ends the conversation. b's
+// array becomes the write buffer, as b was built from it.
 func (s *Session) write(l *link, b []byte) error {
 	s.wbuf = b[:0]
+	return s.writeFrom(l, b)
+}
+
+// writeFrom is write for frames built outside the write buffer (a file
+// chunk in its sender's buffer): the write buffer stays as it was.
+func (s *Session) writeFrom(l *link, b []byte) error {
 	l.writes.Add(1)
 	_, err := l.conn.Write(b)
 	l.written.Add(1)
