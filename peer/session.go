@@ -289,7 +289,17 @@ func (s *Session) write(l *link, b []byte) error {
 // chunk in its sender's buffer): the write buffer stays as it was.
 func (s *Session) writeFrom(l *link, b []byte) error {
 	l.writes.Add(1)
-	_, err := l.conn.Write(b)
+	var err error
+	if len(b) > maxRecord {
+		// More than one TLS record: one system call for them all.
+		l.cork.cork()
+		_, err = l.conn.Write(b)
+		if uerr := l.cork.uncork(); err == nil {
+			err = uerr
+		}
+	} else {
+		_, err = l.conn.Write(b)
+	}
 	l.written.Add(1)
 	if err != nil {
 		return s.linkFailed(l, s.lost(err))
