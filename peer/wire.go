@@ -109,7 +109,7 @@ type frameReader struct {
 	buf   []byte // buf[start:end] has arrived and not been read
 	start int
 	end   int
-	err   error // the error that ended reading, returned once buf runs dry
+	err   error // from the last Read, returned (once, as bufio does) when buf runs dry
 }
 
 const (
@@ -176,8 +176,9 @@ func (fr *frameReader) fill(n int) error {
 		fr.start, fr.buf = 0, b
 	}
 	for empty := 0; fr.end-fr.start < n; {
-		if fr.err != nil {
-			return fr.err
+		if err := fr.err; err != nil {
+			fr.err = nil
+			return err
 		}
 		m, err := fr.r.Read(fr.buf[fr.end:])
 		fr.end += m
