@@ -672,13 +672,25 @@ func (s *Session) end(err error) error {
 }
 
 // abort tells the peer which rule it broke, then ends the conversation:
-// a protocol error is a bug, and resuming would repeat it.
+// a protocol error is a bug, and resuming would repeat it. It waits for
+// the write lock, a second at most: the deadline, set first as Close
+// does, cuts short a write stuck on a stalled connection, on l or on the
+// connection l was to replace, and the conversation ends anyway. Giving
+// up on a busy lock instead cost the peer the reason whenever another
+// goroutine held it for a moment, such as the resend goroutine checking
+// for work as a link is attached.
 func (s *Session) abort(l *link, pe *ProtocolError) error {
-	if s.wmu.TryLock() {
-		l.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		l.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
-		s.wmu.Unlock()
+	deadline := time.Now().Add(time.Second)
+	l.conn.SetWriteDeadline(deadline)
+	s.mu.Lock()
+	cur := s.cur
+	s.mu.Unlock()
+	if cur != nil && cur != l {
+		cur.conn.SetWriteDeadline(deadline)
 	}
+	s.wmu.Lock()
+	l.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
+	s.wmu.Unlock()
 	return s.end(pe)
 }
 
