@@ -70,7 +70,8 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()
 
-	conn := tls.Client(raw, cfg.Identity.clientConfig(d.serverName))
+	cc := &corkConn{Conn: raw}
+	conn := tls.Client(cc, cfg.Identity.clientConfig(d.serverName))
 	fail := func(err error) (*link, PeerInfo, hello, hello, error) {
 		raw.Close()
 		if ctx.Err() != nil {
@@ -119,7 +120,7 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 		return fail(explainRefusal(err, d.hostport, info.Name, cfg))
 	}
 	raw.SetDeadline(time.Time{})
-	return newLink(conn, raw, fr), info, theirs, ours, nil
+	return newLink(conn, cc, raw, fr), info, theirs, ours, nil
 }
 
 // SplitAddr adds the default port to addr when it has none and returns

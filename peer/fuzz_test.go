@@ -34,8 +34,8 @@ func readAllFrames(t *testing.T, fr *frameReader) ([]readerFrame, error) {
 	var frames []readerFrame
 	for {
 		typ, p, err := fr.next()
-		if c := cap(fr.buf); c > max(MaxPayload, 4<<10) {
-			t.Fatalf("reader buffer grew to %d bytes, over the %d-byte payload limit", c, MaxPayload)
+		if c := cap(fr.buf); c > maxReadBuf {
+			t.Fatalf("reader buffer grew to %d bytes, over the %d-byte frame limit", c, maxReadBuf)
 		}
 		if err != nil {
 			if p != nil {

@@ -149,7 +149,8 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 		l.reject(addr, err)
 		return
 	}
-	conn := tls.Server(c, l.cfg.Identity.serverConfig())
+	cc := &corkConn{Conn: c}
+	conn := tls.Server(cc, l.cfg.Identity.serverConfig())
 	if err := conn.HandshakeContext(l.ctx); err != nil {
 		conn.Close()
 		l.reject(addr, l.handshakeFailed(err, t))
@@ -211,7 +212,7 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 	info.HelloName, info.Software = theirs.Name, theirs.Software
 	l.gate.leave(t) // a session holds no slot, and is never evicted
 	raw.SetDeadline(time.Time{})
-	lk := newLink(conn, raw, fr)
+	lk := newLink(conn, cc, raw, fr)
 	if mode == modeResume {
 		l.resume(held, &offer{link: lk, info: info, theirs: theirs, ours: ours})
 		return

@@ -22,6 +22,7 @@ type link struct {
 	conn   *tls.Conn
 	raw    net.Conn
 	fr     *frameReader
+	cork   *corkConn     // between conn and raw
 	frames atomic.Uint64 // frames read so far, for the heartbeat watchdog
 
 	// writes counts the writes begun on the link, written those that
@@ -34,8 +35,8 @@ type link struct {
 	err  error         // why; set before done is closed
 }
 
-func newLink(conn *tls.Conn, raw net.Conn, fr *frameReader) *link {
-	return &link{conn: conn, raw: raw, fr: fr, done: make(chan struct{})}
+func newLink(conn *tls.Conn, cork *corkConn, raw net.Conn, fr *frameReader) *link {
+	return &link{conn: conn, cork: cork, raw: raw, fr: fr, done: make(chan struct{})}
 }
 
 // fail breaks the link for err, unless it broke already, and returns the

@@ -278,11 +278,28 @@ func (s *Session) Ping() error {
 }
 
 // write sends b, which holds whole frames, on l; the caller holds wmu. A
-// failure breaks l, and is returned only if it ends the conversation.
+// failure breaks l, and is returned only if it ends the conversation. b's
+// array becomes the write buffer, as b was built from it.
 func (s *Session) write(l *link, b []byte) error {
 	s.wbuf = b[:0]
+	return s.writeFrom(l, b)
+}
+
+// writeFrom is write for frames built outside the write buffer (a file
+// chunk in its sender's buffer): the write buffer stays as it was.
+func (s *Session) writeFrom(l *link, b []byte) error {
 	l.writes.Add(1)
-	_, err := l.conn.Write(b)
+	var err error
+	if len(b) > maxRecord {
+		// More than one TLS record: one system call for them all.
+		l.cork.cork()
+		_, err = l.conn.Write(b)
+		if uerr := l.cork.uncork(); err == nil {
+			err = uerr
+		}
+	} else {
+		_, err = l.conn.Write(b)
+	}
 	l.written.Add(1)
 	if err != nil {
 		return s.linkFailed(l, s.lost(err))
@@ -655,13 +672,25 @@ func (s *Session) end(err error) error {
 }
 
 // abort tells the peer which rule it broke, then ends the conversation:
-// a protocol error is a bug, and resuming would repeat it.
+// a protocol error is a bug, and resuming would repeat it. It waits for
+// the write lock, a second at most: the deadline, set first as Close
+// does, cuts short a write stuck on a stalled connection, on l or on the
+// connection l was to replace, and the conversation ends anyway. Giving
+// up on a busy lock instead cost the peer the reason whenever another
+// goroutine held it for a moment, such as the resend goroutine checking
+// for work as a link is attached.
 func (s *Session) abort(l *link, pe *ProtocolError) error {
-	if s.wmu.TryLock() {
-		l.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		l.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
-		s.wmu.Unlock()
+	deadline := time.Now().Add(time.Second)
+	l.conn.SetWriteDeadline(deadline)
+	s.mu.Lock()
+	cur := s.cur
+	s.mu.Unlock()
+	if cur != nil && cur != l {
+		cur.conn.SetWriteDeadline(deadline)
 	}
+	s.wmu.Lock()
+	l.conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
+	s.wmu.Unlock()
 	return s.end(pe)
 }
 

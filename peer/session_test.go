@@ -193,13 +193,15 @@ func TestHeartbeatDetectsSilentPeer(t *testing.T) {
 	// no pings, no FIN, as a machine that vanished.
 	conn := rawClient(t, l.Addr().String(), bob.Files, nil)
 	readFrame(t, conn) // the listener's hello
+	// The watchdog starts once our hello is in, before Accept returns:
+	// timed from Accept, a slow return looked like an early verdict.
+	start := time.Now()
 	conn.Write(helloFrame("bob"))
 	s, err := l.Accept(testContext(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	start := time.Now()
 	err = endOf(s)
 	if !errors.Is(err, peer.ErrHeartbeatLost) || !strings.Contains(err.Error(), "nothing from bob") {
 		t.Fatalf("session ended with %v, want heartbeat lost", err)

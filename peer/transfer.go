@@ -800,12 +800,13 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		x.progress(FileProgress{ID: x.id, Name: x.name, Done: pos, Size: x.size, Start: true})
 	}
 	for pos < x.size {
-		n, err := x.f.ReadAt(x.buf[:min(int64(sendChunk), x.size-pos)], pos)
+		data := x.chunkData(x.size - pos)
+		n, err := x.f.ReadAt(data, pos)
 		if n == 0 && err != nil {
 			return false, fmt.Errorf("reading %s: %w", x.name, err)
 		}
-		h.Write(x.buf[:n])
-		if err := x.write(l, frameFileChunk, x.buf[:n]); err != nil {
+		h.Write(data[:n])
+		if err := x.writeChunk(l, n); err != nil {
 			return false, err
 		}
 		pos += int64(n)
@@ -839,23 +840,75 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 }
 
 // write writes one frame (with the control frames owed) on l, under the
-// write lock, so that a message can go out between any two chunks. The
-// frame is built in place to copy file data once.
+// write lock, so that a message can go out between any two chunks.
 func (x *sending) write(l *link, t frameType, rest ...[]byte) error {
 	s := x.s
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.ended(); err != nil {
+	if err := x.writable(l); err != nil {
 		return err
-	}
-	if s.link != l {
-		return errRelinked
 	}
 	b := appendIDFrame(s.takeControl(s.wbuf[:0]), t, x.id, rest...)
 	if err := s.write(l, b); err != nil {
 		return err
 	}
-	if s.link != l || l.broken() {
+	return x.written(l)
+}
+
+// chunkHead is the header of a chunk frame: type, length and file id.
+const chunkHead = headerLen + 8
+
+// chunkData returns where the next chunk's data, at most left bytes, is to
+// be read: x.buf after room for the frame header, so that writeChunk sends
+// the frame from where the data was read. sendChunk fills x.buf exactly.
+func (x *sending) chunkData(left int64) []byte {
+	return x.buf[chunkHead : chunkHead+int(min(int64(sendChunk), left))]
+}
+
+// writeChunk writes the chunk frame of the n bytes chunkData was given,
+// as write would. File data is thus copied once, by ReadAt, before TLS
+// seals it, and not again into the session's write buffer; that copy
+// still happens when control frames are owed, so that they go first in
+// the same write as ever, and during a transfer they rarely are.
+func (x *sending) writeChunk(l *link, n int) error {
+	s := x.s
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := x.writable(l); err != nil {
+		return err
+	}
+	frame := x.buf[:chunkHead+n]
+	frame[0] = byte(frameFileChunk)
+	binary.BigEndian.PutUint32(frame[1:], uint32(8+n))
+	binary.BigEndian.PutUint64(frame[headerLen:], x.id)
+	var err error
+	if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
+		err = s.write(l, append(b, frame...))
+	} else {
+		err = s.writeFrom(l, frame)
+	}
+	if err != nil {
+		return err
+	}
+	return x.written(l)
+}
+
+// writable reports why nothing can be written on l, if so; the caller
+// holds wmu.
+func (x *sending) writable(l *link) error {
+	if err := x.s.ended(); err != nil {
+		return err
+	}
+	if x.s.link != l {
+		return errRelinked
+	}
+	return nil
+}
+
+// written reports whether l is still the connection after a write to it;
+// the caller holds wmu.
+func (x *sending) written(l *link) error {
+	if x.s.link != l || l.broken() {
 		return errRelinked
 	}
 	return nil

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -100,43 +99,97 @@ func appendU64Frame(b []byte, t frameType, v uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, v)
 }
 
-// frameReader reads frames from a connection, reusing one buffer. The
-// payload returned by next is valid until the following call.
+// frameReader reads frames from a connection into one buffer, and hands
+// out each payload where it landed. It does its own buffering rather than
+// read through a bufio.Reader and copy into a payload buffer: the payload
+// of a file chunk then lands once, straight from TLS, and is hashed where
+// it lies. The payload returned by next is valid until the following call.
 type frameReader struct {
-	r   *bufio.Reader
-	buf []byte
-	hdr [headerLen]byte
+	r     io.Reader
+	buf   []byte // buf[start:end] has arrived and not been read
+	start int
+	end   int
+	err   error // from the last Read, returned (once, as bufio does) when buf runs dry
 }
 
+const (
+	// readBufSize is the buffer a reader starts with: every frame but a
+	// file chunk or a long message fits, with room to read ahead.
+	readBufSize = 16 << 10
+	// maxReadBuf is the most a reader ever holds: one whole frame. The
+	// reader never allocates on the word of the peer beyond it.
+	maxReadBuf = headerLen + MaxPayload
+)
+
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 16<<10)}
+	return &frameReader{r: r, buf: make([]byte, readBufSize)}
 }
 
 // buffered reports how many bytes have arrived and not been read yet.
-func (fr *frameReader) buffered() int { return fr.r.Buffered() }
+func (fr *frameReader) buffered() int { return fr.end - fr.start }
 
 // next reads one frame. io.EOF means the stream ended cleanly between
 // frames; a stream that ends inside a frame is io.ErrUnexpectedEOF.
 func (fr *frameReader) next() (frameType, []byte, error) {
-	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+	if err := fr.fill(headerLen); err != nil {
+		if err == io.EOF && fr.buffered() > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, nil, err
 	}
-	t := frameType(fr.hdr[0])
-	n := binary.BigEndian.Uint32(fr.hdr[1:])
+	h := fr.buf[fr.start:]
+	t := frameType(h[0])
+	n := binary.BigEndian.Uint32(h[1:])
 	if n > MaxPayload {
 		return t, nil, protocolErrorf("%s frame of %d bytes is over the %d-byte limit", t, n, MaxPayload)
 	}
-	if cap(fr.buf) < int(n) {
-		fr.buf = make([]byte, n, max(int(n), 4<<10))
-	}
-	p := fr.buf[:n]
-	if _, err := io.ReadFull(fr.r, p); err != nil {
+	size := headerLen + int(n)
+	if err := fr.fill(size); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return t, nil, err
 	}
+	p := fr.buf[fr.start+headerLen : fr.start+size : fr.start+size]
+	fr.start += size
 	return t, p, nil
+}
+
+// fill reads until at least n bytes (n <= maxReadBuf) are buffered. Each
+// Read gets all the room left, so one may bring the next frames too; a
+// TLS connection returns a record at most. What is buffered moves to the
+// front only when a frame would not fit behind it: frames that end where
+// a read ended (file chunks end on a TLS record) are never copied.
+func (fr *frameReader) fill(n int) error {
+	if fr.start == fr.end {
+		fr.start, fr.end = 0, 0
+	}
+	if fr.end-fr.start >= n {
+		return nil
+	}
+	if fr.start+n > len(fr.buf) {
+		b := fr.buf
+		if n > len(b) {
+			b = make([]byte, max(n, min(2*len(b), maxReadBuf)))
+		}
+		fr.end = copy(b, fr.buf[fr.start:fr.end])
+		fr.start, fr.buf = 0, b
+	}
+	for empty := 0; fr.end-fr.start < n; {
+		if err := fr.err; err != nil {
+			fr.err = nil
+			return err
+		}
+		m, err := fr.r.Read(fr.buf[fr.end:])
+		fr.end += m
+		fr.err = err
+		if m == 0 && err == nil {
+			if empty++; empty == 100 {
+				fr.err = io.ErrNoProgress
+			}
+		}
+	}
+	return nil
 }
 
 // hello is the first frame each side sends.
