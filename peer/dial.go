@@ -66,6 +66,7 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 	if err != nil {
 		return nil, info, theirs, ours, explainDialError(d.hostport, err)
 	}
+	limitUnsent(raw)
 	raw.SetDeadline(time.Now().Add(cfg.HandshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()

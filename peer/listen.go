@@ -118,6 +118,7 @@ func (l *Listener) acceptLoop() {
 				return
 			}
 		}
+		limitUnsent(c)
 		t := l.gate.admit(c)
 		if t == nil {
 			c.Close()
