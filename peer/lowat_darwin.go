@@ -1,0 +1,4 @@
+package peer
+
+// tcpNotSentLowat is TCP_NOTSENT_LOWAT (netinet/tcp.h).
+const tcpNotSentLowat = 0x201
