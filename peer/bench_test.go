@@ -65,20 +65,7 @@ func runRoundTrips(b *testing.B, rt roundTripper) {
 
 func peerchatRoundTripper(b *testing.B) roundTripper {
 	ls, ds := benchPair(b)
-	// The listener echoes every message back.
-	go func() {
-		for {
-			ev, err := ls.Next()
-			if err != nil {
-				return
-			}
-			if m, ok := ev.(*peer.Message); ok {
-				if _, err := ls.Send(m.Text); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	go echo(ls)
 	once := func() {
 		if _, err := ds.Send(benchText); err != nil {
 			b.Fatal(err)
@@ -126,6 +113,21 @@ func bareTLSRoundTripper(b *testing.B) roundTripper {
 		cli.Close()
 		srv.Close()
 	}}
+}
+
+// echo sends every message s receives back, until s ends.
+func echo(s *peer.Session) {
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			return
+		}
+		if m, ok := ev.(*peer.Message); ok {
+			if _, err := s.Send(m.Text); err != nil {
+				return
+			}
+		}
+	}
 }
 
 func benchPair(b *testing.B) (ls, ds *peer.Session) {

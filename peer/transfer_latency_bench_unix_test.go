@@ -32,20 +32,7 @@ func messageDuringTransfer(b *testing.B, size int64, rate float64) {
 	var idle, busy []time.Duration
 	for range b.N {
 		ls, ds := benchPairWith(b, peer.DiscardingFiles(peer.Config{}), peer.Config{}, rate)
-		// alice echoes every message.
-		go func() {
-			for {
-				ev, err := ls.Next()
-				if err != nil {
-					return
-				}
-				if m, ok := ev.(*peer.Message); ok {
-					if _, err := ls.Send(m.Text); err != nil {
-						return
-					}
-				}
-			}
-		}()
+		go echo(ls) // alice
 		echoes := make(chan struct{}, 1)
 		go func() {
 			for {
