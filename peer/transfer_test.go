@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,7 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 	for range 4 {
 		cuts = append(cuts, rng.Int64N(int64(size)))
 	}
+	slices.Sort(cuts) // each cut on a connection of its own
 	next := 0
 	cutNow := make(chan struct{}, 8)
 	go func() {
@@ -153,8 +155,20 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 			proxy.Cut()
 		}
 	}()
+	// What a cut costs: the bytes sent before it that the receiver did
+	// not keep, sent again from the offset it answers with.
+	var high, resent int64
+	var resumes []int64
 	err := ds.SendFile(testContext(t), path, func(p peer.FileProgress) {
 		sent := p.Done
+		if p.Start && high > 0 {
+			resumes = append(resumes, sent)
+			if sent > high {
+				t.Errorf("the receiver resumes at %d, beyond the %d bytes sent", sent, high)
+			}
+			resent += high - sent
+		}
+		high = max(high, sent)
 		for next < len(cuts) && sent >= cuts[next] {
 			next++
 			cutNow <- struct{}{}
@@ -172,6 +186,14 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 	if proxy.Accepted() < 2 {
 		t.Errorf("only %d connections: the cuts did not happen", proxy.Accepted())
 	}
+	// Each resumption starts from what the receiver holds, never from 0
+	// again: what is sent twice is what the cut caught in flight.
+	for _, r := range resumes {
+		if r == 0 && high > 8<<20 {
+			t.Errorf("a resumption started again from 0 (resumes at %v)", resumes)
+		}
+	}
+	t.Logf("%d cuts at %v: resumed at %v, %d KiB sent twice in all", len(cuts), cuts, resumes, resent>>10)
 }
 
 func TestReceiverRestartResumesPart(t *testing.T) {
