@@ -13,6 +13,9 @@ import (
 // peer, or by the tests' helpers, still run after every test has cleaned
 // up: each goroutine must have an owner that ends it.
 func TestMain(m *testing.M) {
+	if role := os.Getenv("PEERCHAT_BENCH_ROLE"); role != "" && benchPeerMain != nil {
+		os.Exit(benchPeerMain(role))
+	}
 	code := m.Run()
 	if code == 0 {
 		if leaked := leftGoroutines(5 * time.Second); leaked != "" {
@@ -22,6 +25,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// benchPeerMain, where a benchmark runs sides of itself in processes of
+// their own, runs the side PEERCHAT_BENCH_ROLE names instead of the tests.
+var benchPeerMain func(role string) int
 
 // leftGoroutines returns the stacks of the goroutines that run code of
 // this module, once they have had up to grace to finish (a closed

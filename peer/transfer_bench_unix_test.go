@@ -88,9 +88,9 @@ func peakHeap() (stop func() uint64) {
 // CPU seconds per GiB of each side, and each side's peak heap and
 // resident memory (target ≤ 32 MiB).
 //
-// Each side is a process of its own, this test binary run again as
-// TestTransferBenchPeer: Go cannot tell which goroutine's work a thread
-// did, so CPU time can only be told apart per process. Each process
+// Each side is a process of its own, this test binary run again (see
+// runBenchPeer): Go cannot tell which goroutine's work a thread did, so
+// CPU time can only be told apart per process. Each process
 // measures its own CPU time (getrusage) from just after the TLS handshake
 // to the end of the transfer, and samples its own heap; the resident
 // memory is the kernel's high-water mark for the whole process. The
@@ -171,7 +171,7 @@ type benchPeer struct {
 
 func startBenchPeer(b *testing.B, role string, id *peer.Identity, addr string, size int64) *benchPeer {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTransferBenchPeer$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		"PEERCHAT_BENCH_ROLE="+role,
 		"PEERCHAT_BENCH_CA="+id.Files.CA,
@@ -235,21 +235,22 @@ func (p *benchPeer) wait(b *testing.B) uint64 {
 	return rss
 }
 
-// TestTransferBenchPeer is one side of BenchmarkSendFileVsTLS, run in a
-// process of its own; it is skipped in an ordinary test run.
-func TestTransferBenchPeer(t *testing.T) {
-	role := os.Getenv("PEERCHAT_BENCH_ROLE")
-	if role == "" {
-		t.Skip("one side of BenchmarkSendFileVsTLS, in the process that benchmark starts")
-	}
+func init() { benchPeerMain = runBenchPeer }
+
+// runBenchPeer is one side of BenchmarkSendFileVsTLS, run by TestMain in
+// a process of its own (the test binary again, with PEERCHAT_BENCH_ROLE
+// set), instead of any test. It returns the exit code.
+func runBenchPeer(role string) int {
 	files := peer.Files{CA: os.Getenv("PEERCHAT_BENCH_CA"), Cert: os.Getenv("PEERCHAT_BENCH_CERT"), Key: os.Getenv("PEERCHAT_BENCH_KEY")}
 	id, err := peer.LoadIdentity(files)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	size, err := strconv.ParseInt(os.Getenv("PEERCHAT_BENCH_SIZE"), 10, 64)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	addr := os.Getenv("PEERCHAT_BENCH_ADDR")
 	switch role {
@@ -265,11 +266,10 @@ func TestTransferBenchPeer(t *testing.T) {
 		err = fmt.Errorf("unknown role %q", role)
 	}
 	if err != nil {
-		t.Fatalf("%s: %v", role, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+		return 1
 	}
-	// The process ends here: every connection is closed, and the test
-	// framework's goroutine check would only add its grace period.
-	os.Exit(0)
+	return 0
 }
 
 // measure starts measuring this process; report prints what was measured
