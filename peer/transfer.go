@@ -32,12 +32,19 @@ import (
 const (
 	frameFileOffer    frameType = 8  // id u64, size u64, name (rest of payload, UTF-8)
 	frameFileAccept   frameType = 9  // id u64, offset u64: the receiver holds bytes [0, offset)
-	frameFileReject   frameType = 10 // id u64, reason text
+	frameFileReject   frameType = 10 // id u64, reason text; the receiver refuses or ends the transfer
 	frameFileChunk    frameType = 11 // id u64, data (at most ChunkSize bytes)
 	frameFileDone     frameType = 12 // id u64, BLAKE3-256 digest of the whole file (32 bytes)
 	frameFileVerified frameType = 13 // id u64, ok u8 (1 intact, 0 digest mismatch), reason text
-	frameFileCancel   frameType = 14 // id u64, reason text; either side ends the transfer
+	frameFileCancel   frameType = 14 // id u64, reason text; the sender ends the transfer
 )
+
+// Each side numbers the files it sends from 1, so an id names a transfer
+// only together with its direction. The frame type gives it: offer, chunk,
+// done and cancel travel from the sender, accept, reject and verified from
+// the receiver. That is why the receiver ends a transfer under way with a
+// reject rather than a cancel: a cancel from the peer ends the file it
+// sends, never the one this side sends under the same id.
 
 // ChunkSize is the most file data in one chunk frame: a message never
 // waits behind more than this.
@@ -147,10 +154,11 @@ type refusal struct {
 func (r *refusal) Error() string        { return r.who + " " + r.verb + " it: " + r.reason }
 func (r *refusal) Is(target error) bool { return target == ErrFileRefused }
 
-// refused words the receiver's reply r that ended a file.
-func (s *Session) refused(r fileReply) error {
+// refused words the receiver's reply r that ended a file, accepted
+// before if started.
+func (s *Session) refused(r fileReply, started bool) error {
 	verb := "refused"
-	if r.t == frameFileCancel {
+	if started {
 		verb = "stopped"
 	}
 	return &refusal{who: s.Peer().Name, verb: verb, reason: r.reason}
@@ -290,7 +298,8 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 	case frameFileReject:
 		s.reply(id, fileReply{t: t, reason: string(rest)})
 	case frameFileCancel:
-		s.reply(id, fileReply{t: t, reason: string(rest)})
+		// From the sender: it ends a file this side receives (see the
+		// frame types), whatever this side sends under the same id.
 		return s.peerCancelled(id, string(rest)), nil
 	}
 	return nil, nil
@@ -485,23 +494,22 @@ func (s *Session) RejectFile(id uint64, reason string) error {
 }
 
 // CancelFile stops receiving file id, or refuses it if it is still an
-// open offer; the sender gets reason. What arrived stays in the .part, and
+// open offer; the sender gets reason, in a reject either way (a cancel
+// would name the file this side sends under the same id). What arrived stays in the .part, and
 // is resumed if the file is offered again.
 func (s *Session) CancelFile(id uint64, reason string) error {
 	fs := &s.files
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
-	t := frameFileCancel
 	switch {
 	case fs.in[id] != nil:
 		fs.drop(id)
 	case fs.asked[id] != nil:
 		delete(fs.asked, id)
-		t = frameFileReject
 	default:
 		return fmt.Errorf("no file %d is being received", id)
 	}
-	s.oweFrame(appendIDFrame(nil, t, id, reasonBytes(reason)))
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 	return nil
 }
 
@@ -556,7 +564,7 @@ func (in *incoming) close() {
 // .part, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
 	s.files.drop(id)
-	s.oweFrame(appendIDFrame(nil, frameFileCancel, id, reasonBytes(err.Error())))
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(err.Error())))
 	return FileFailed{ID: id, Name: in.name, Err: err}
 }
 
@@ -784,7 +792,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		return r.ok, nil // offered again after it was verified
 	case frameFileAccept:
 	default:
-		return false, s.refused(r)
+		return false, s.refused(r, false)
 	}
 	if r.offset < 0 || r.offset > x.size {
 		return false, protocolErrorf("file accept at offset %d of a %d-byte file", r.offset, x.size)
@@ -815,8 +823,8 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		select {
 		case r := <-x.ch:
-			if r.t == frameFileCancel {
-				return false, s.refused(r)
+			if r.t == frameFileReject {
+				return false, s.refused(r, true)
 			}
 		default:
 		}
@@ -833,8 +841,8 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		switch r.t {
 		case frameFileVerified:
 			return r.ok, nil
-		case frameFileCancel, frameFileReject:
-			return false, s.refused(r)
+		case frameFileReject:
+			return false, s.refused(r, true)
 		}
 	}
 }

@@ -287,3 +287,55 @@ func TestSameNameTwiceAtOnce(t *testing.T) {
 		t.Errorf("download dir holds %v, want same.bin and same (2).bin", names)
 	}
 }
+
+// TestCancelEndsOnlyItsOwnDirection: both sides send a file at once, so
+// both transfers carry id 1, one in each direction. The receiver ending
+// the file it receives must stop that one only: the file it sends, under
+// the same id, goes on and arrives.
+func TestCancelEndsOnlyItsOwnDirection(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	aliceDown, bobDown := t.TempDir(), t.TempDir()
+	ls, ds := connect(t, confirming(alice, aliceDown), confirming(bob, bobDown))
+	aliceEvs, bobEvs := fileEvents(ls), fileEvents(ds)
+	toAlice, _ := writeRandom(t, t.TempDir(), "to-alice.bin", 8<<20)
+	toBob, wantBob := writeRandom(t, t.TempDir(), "to-bob.bin", 8<<20)
+	// Both senders pause after their first chunks until alice has
+	// cancelled, so that both transfers are under way when she does.
+	cancelled := make(chan struct{})
+	pause := func(p peer.FileProgress) {
+		if p.Done >= 1<<20 {
+			<-cancelled
+		}
+	}
+	doneToAlice := sendAsync(testContext(t), ds, toAlice, pause)
+	doneToBob := sendAsync(testContext(t), ls, toBob, pause)
+	offerToAlice := nextEvent[peer.FileOffer](t, aliceEvs)
+	offerToBob := nextEvent[peer.FileOffer](t, bobEvs)
+	if offerToAlice.ID != offerToBob.ID {
+		t.Fatalf("ids %d and %d; the test wants the same id in both directions", offerToAlice.ID, offerToBob.ID)
+	}
+	if _, err := ls.AcceptFile(offerToAlice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ds.AcceptFile(offerToBob.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first chunks in to-alice.bin.part", func() bool {
+		fi, err := os.Stat(filepath.Join(aliceDown, "to-alice.bin.part"))
+		return err == nil && fi.Size() > 0
+	})
+	if err := ls.CancelFile(offerToAlice.ID, "alice cancelled it"); err != nil {
+		t.Fatal(err)
+	}
+	close(cancelled)
+	if err := wait(t, doneToAlice); !errors.Is(err, peer.ErrFileRefused) {
+		t.Errorf("bob sending to alice: %v, want refused", err)
+	}
+	if err := wait(t, doneToBob); err != nil {
+		t.Fatalf("alice sending to bob: %v (her cancel of the other file stopped it)", err)
+	}
+	rcv := nextEvent[peer.FileReceived](t, bobEvs)
+	if b, err := os.ReadFile(rcv.Path); err != nil || !bytes.Equal(b, wantBob) {
+		t.Fatalf("bob's copy differs (%v)", err)
+	}
+}
