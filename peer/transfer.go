@@ -517,7 +517,7 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 // restart is set, and hashes that prefix.
 func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
 	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s exists and is not a regular file", part)
+		return nil, fmt.Errorf("%s exists in the download directory and is not a regular file", filepath.Base(part))
 	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -527,7 +527,7 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	fi, err := f.Stat()
 	if err != nil {
 		in.close()
-		return nil, err
+		return nil, partCreateError(part, err)
 	}
 	n := fi.Size()
 	if restart || n > size {
@@ -541,12 +541,12 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 		buf := make([]byte, ChunkSize)
 		if _, err := io.CopyBuffer(in.h, io.NewSectionReader(f, 0, n), buf); err != nil {
 			in.close()
-			return nil, fmt.Errorf("cannot read back %s: %w", part, err)
+			return nil, fmt.Errorf("cannot read back %s in the download directory (%w)", filepath.Base(part), pathErrCause(err))
 		}
 	}
 	if _, err := f.Seek(n, io.SeekStart); err != nil {
 		in.close()
-		return nil, err
+		return nil, partCreateError(part, err)
 	}
 	in.n = n
 	return in, nil
@@ -656,11 +656,11 @@ func placeFile(part, want string) (string, error) {
 			continue
 		}
 		if err := os.Rename(part, path); err != nil {
-			return "", fmt.Errorf("cannot move %s into place: %w", part, err)
+			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(part), pathErrCause(err))
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("cannot find a free name for %s", want)
+	return "", fmt.Errorf("cannot find a free name for %s in the download directory", filepath.Base(want))
 }
 
 // errRelinked says the connection a transfer was using is gone.

@@ -352,3 +352,28 @@ func TestRestartedSenderStartsNewIDs(t *testing.T) {
 		t.Fatalf("the restarted sender's file was not received (%+v, %v)", got, err)
 	}
 }
+
+// TestRefusalDoesNotRevealTheDownloadDir: a .part that cannot be used
+// (here a directory in its place) is refused by its base name; the
+// receiver's directories are none of the sender's business.
+func TestRefusalDoesNotRevealTheDownloadDir(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	if err := os.Mkdir(filepath.Join(down, "f.bin.part"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
+	err := ds.SendFile(testContext(t), path, nil)
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "f.bin.part") {
+		t.Fatalf("sender: %v", err)
+	}
+	if strings.Contains(err.Error(), down) {
+		t.Errorf("the sender learned the receiver's download directory: %v", err)
+	}
+	if _, ok := (<-evs).(peer.FileFailed); !ok {
+		t.Error("the receiver reported no failure")
+	}
+}
