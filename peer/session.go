@@ -661,6 +661,7 @@ func (s *Session) end(err error) error {
 		if cur != nil {
 			cur.fail(err)
 		}
+		s.files.closeIncoming()
 		if o != nil {
 			o.link.fail(err)
 		}

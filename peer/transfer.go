@@ -344,6 +344,17 @@ func (fs *files) forgetIncoming() {
 	fs.in, fs.asked, fs.done, fs.partsIn = nil, nil, nil, nil
 }
 
+// closeIncoming lets go of every .part being written, when the
+// conversation ends; they stay on disk, to resume from.
+func (fs *files) closeIncoming() {
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	for _, in := range fs.in {
+		in.close()
+	}
+	fs.in, fs.asked, fs.partsIn = nil, nil, nil
+}
+
 // reply hands a receiver's answer to the SendFile waiting for it.
 func (s *Session) reply(id uint64, r fileReply) {
 	s.files.mu.Lock()
@@ -415,6 +426,11 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 func (s *Session) acceptIncoming(id uint64, name string, size int64, restart bool) Event {
 	fs := &s.files
 	fs.drop(id)
+	if err := s.ended(); err != nil {
+		// end closed the .parts under inMu after it closed done: none
+		// may be opened now, with nobody left to close it.
+		return FileFailed{ID: id, Name: name, Err: err}
+	}
 	var in *incoming
 	var err error
 	if s.cfg.discardFiles {
