@@ -748,12 +748,21 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 	}
 }
 
+// cancelFile tells the receiver that file id is given up on: now, or on
+// the next connection when this one is down or breaks on the way.
 func (s *Session) cancelFile(id uint64, reason string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if l := s.link; l != nil {
-		s.write(l, appendIDFrame(s.takeControl(s.wbuf[:0]), frameFileCancel, id, reasonBytes(reason)))
+	frame := appendIDFrame(nil, frameFileCancel, id, reasonBytes(reason))
+	if l := s.link; l != nil && !l.broken() {
+		s.write(l, append(s.takeControl(s.wbuf[:0]), frame...))
+		if !l.broken() {
+			return
+		}
 	}
+	s.ctlMu.Lock()
+	s.cancelsOwed = append(s.cancelsOwed, frame...)
+	s.ctlMu.Unlock()
 }
 
 type sending struct {

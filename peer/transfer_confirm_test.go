@@ -339,3 +339,38 @@ func TestCancelEndsOnlyItsOwnDirection(t *testing.T) {
 		t.Fatalf("bob's copy differs (%v)", err)
 	}
 }
+
+// TestSenderCancelWhileDisconnectedReachesTheReceiver: a sender that
+// gives up on a file while its connection is down tells the receiver once
+// it is back, so that the offer does not stay open there, to be accepted
+// for nothing.
+func TestSenderCancelWhileDisconnectedReachesTheReceiver(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir, lcfg.ConfirmFiles = t.TempDir(), true
+	l, _ := startListener(t, lcfg)
+	proxy := newFaultProxy(t, l.Addr().String())
+	ls, ds := dialAccept(t, l, proxy.Addr(), reconnecting(resumeConfig(bob)))
+	aliceEvs, bobEvs := fileEvents(ls), fileEvents(ds)
+	path, _ := writeRandom(t, t.TempDir(), "later.bin", 1000)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := sendAsync(ctx, ds, path, nil)
+	offer := nextEvent[peer.FileOffer](t, aliceEvs)
+
+	proxy.Refuse(true)
+	proxy.Cut()
+	nextEvent[peer.Disconnected](t, bobEvs)
+	cancel()
+	if err := wait(t, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sender: %v", err)
+	}
+	proxy.Refuse(false)
+	nextEvent[peer.Reconnected](t, aliceEvs)
+	failed := nextEvent[peer.FileFailed](t, aliceEvs)
+	if failed.ID != offer.ID || !strings.Contains(failed.Err.Error(), "bob cancelled later.bin") {
+		t.Errorf("receiver: %+v", failed)
+	}
+	if _, err := ls.AcceptFile(offer.ID); err == nil {
+		t.Error("an offer its sender gave up on was accepted")
+	}
+}
