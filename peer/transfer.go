@@ -177,6 +177,19 @@ type files struct {
 	asked   map[uint64]*incoming // offers waiting for AcceptFile or RejectFile
 	done    map[uint64]bool      // verified and renamed: a repeated offer is answered "verified"
 	partsIn map[string]uint64    // the .part paths being written, and by which transfer
+	// refused are the files refused or stopped with RejectFile or
+	// CancelFile, with the reason: offered again on the next connection
+	// (the answer may have been lost with the last one), they are
+	// refused again, not asked about or resumed.
+	refused map[uint64]string
+}
+
+// refuseAgain records that the user refused id; the caller holds inMu.
+func (fs *files) refuseAgain(id uint64, reason string) {
+	if fs.refused == nil {
+		fs.refused = make(map[uint64]string)
+	}
+	fs.refused[id] = reason
 }
 
 type fileReply struct {
@@ -341,7 +354,7 @@ func (fs *files) forgetIncoming() {
 	for _, in := range fs.in {
 		in.close()
 	}
-	fs.in, fs.asked, fs.done, fs.partsIn = nil, nil, nil, nil
+	fs.in, fs.asked, fs.done, fs.partsIn, fs.refused = nil, nil, nil, nil, nil
 }
 
 // closeIncoming lets go of every .part being written, when the
@@ -382,6 +395,10 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	defer fs.inMu.Unlock()
 	if fs.done[id] {
 		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+		return nil
+	}
+	if reason, ok := fs.refused[id]; ok {
+		s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 		return nil
 	}
 	if s.cfg.DownloadDir == "" {
@@ -505,6 +522,7 @@ func (s *Session) RejectFile(id uint64, reason string) error {
 		return fmt.Errorf("no file offer %d waits for an answer", id)
 	}
 	delete(fs.asked, id)
+	fs.refuseAgain(id, reason)
 	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 	return nil
 }
@@ -525,6 +543,7 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 	default:
 		return fmt.Errorf("no file %d is being received", id)
 	}
+	fs.refuseAgain(id, reason)
 	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 	return nil
 }

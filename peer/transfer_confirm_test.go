@@ -374,3 +374,43 @@ func TestSenderCancelWhileDisconnectedReachesTheReceiver(t *testing.T) {
 		t.Error("an offer its sender gave up on was accepted")
 	}
 }
+
+// TestRejectWhileDisconnectedHolds: a file the receiver refuses while the
+// connection is down stays refused: the sender, offering it again on the
+// next connection, is told so, and the receiver is not asked again.
+func TestRejectWhileDisconnectedHolds(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir, lcfg.ConfirmFiles = t.TempDir(), true
+	l, _ := startListener(t, lcfg)
+	proxy := newFaultProxy(t, l.Addr().String())
+	ls, ds := dialAccept(t, l, proxy.Addr(), reconnecting(resumeConfig(bob)))
+	aliceEvs := fileEvents(ls)
+	go endOf(ds)
+	path, _ := writeRandom(t, t.TempDir(), "unwanted.bin", 1000)
+	done := sendAsync(testContext(t), ds, path, nil)
+	offer := nextEvent[peer.FileOffer](t, aliceEvs)
+
+	proxy.Refuse(true)
+	proxy.Cut()
+	nextEvent[peer.Disconnected](t, aliceEvs)
+	if err := ls.RejectFile(offer.ID, "alice declined it"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Refuse(false)
+	err := wait(t, done)
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "alice declined it") {
+		t.Errorf("sender: %v", err)
+	}
+	for {
+		select {
+		case ev := <-aliceEvs:
+			if o, ok := ev.(peer.FileOffer); ok {
+				t.Fatalf("asked again about a file already refused: %+v", o)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
