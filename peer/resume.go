@@ -461,6 +461,10 @@ func (s *Session) install(l *link, info PeerInfo) error {
 	s.ackUpTo, s.ackOwed = 0, false
 	s.pongOwed = s.pongOwed[:0]
 	s.ctlExtra = s.ctlExtra[:0] // file answers are given again on the new connection
+	// Files given up on meanwhile are not offered again: the receiver
+	// hears of them now, or would keep their offers open.
+	s.ctlExtra = append(s.ctlExtra, s.cancelsOwed...)
+	s.cancelsOwed = nil
 	s.ctlMu.Unlock()
 	s.wmu.Lock()
 	s.link, s.sent = l, sent

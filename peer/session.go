@@ -119,8 +119,11 @@ type Session struct {
 	ackOwed  bool
 	pongOwed []uint64
 	ctlExtra []byte // file control frames (transfer.go)
-	ctlTimer *time.Timer
-	ctlArmed bool // ctlTimer is set to fire
+	// cancelsOwed are the cancels of files given up on while no
+	// connection could carry them: the next connection does.
+	cancelsOwed []byte
+	ctlTimer    *time.Timer
+	ctlArmed    bool // ctlTimer is set to fire
 
 	mu          sync.Mutex
 	cur         *link // the current connection, until Next sees it broke
@@ -661,6 +664,7 @@ func (s *Session) end(err error) error {
 		if cur != nil {
 			cur.fail(err)
 		}
+		s.files.closeIncoming()
 		if o != nil {
 			o.link.fail(err)
 		}

@@ -32,12 +32,19 @@ import (
 const (
 	frameFileOffer    frameType = 8  // id u64, size u64, name (rest of payload, UTF-8)
 	frameFileAccept   frameType = 9  // id u64, offset u64: the receiver holds bytes [0, offset)
-	frameFileReject   frameType = 10 // id u64, reason text
+	frameFileReject   frameType = 10 // id u64, reason text; the receiver refuses or ends the transfer
 	frameFileChunk    frameType = 11 // id u64, data (at most ChunkSize bytes)
 	frameFileDone     frameType = 12 // id u64, BLAKE3-256 digest of the whole file (32 bytes)
 	frameFileVerified frameType = 13 // id u64, ok u8 (1 intact, 0 digest mismatch), reason text
-	frameFileCancel   frameType = 14 // id u64, reason text; either side ends the transfer
+	frameFileCancel   frameType = 14 // id u64, reason text; the sender ends the transfer
 )
+
+// Each side numbers the files it sends from 1, so an id names a transfer
+// only together with its direction. The frame type gives it: offer, chunk,
+// done and cancel travel from the sender, accept, reject and verified from
+// the receiver. That is why the receiver ends a transfer under way with a
+// reject rather than a cancel: a cancel from the peer ends the file it
+// sends, never the one this side sends under the same id.
 
 // ChunkSize is the most file data in one chunk frame: a message never
 // waits behind more than this.
@@ -147,10 +154,11 @@ type refusal struct {
 func (r *refusal) Error() string        { return r.who + " " + r.verb + " it: " + r.reason }
 func (r *refusal) Is(target error) bool { return target == ErrFileRefused }
 
-// refused words the receiver's reply r that ended a file.
-func (s *Session) refused(r fileReply) error {
+// refused words the receiver's reply r that ended a file, accepted
+// before if started.
+func (s *Session) refused(r fileReply, started bool) error {
 	verb := "refused"
-	if r.t == frameFileCancel {
+	if started {
 		verb = "stopped"
 	}
 	return &refusal{who: s.Peer().Name, verb: verb, reason: r.reason}
@@ -169,6 +177,19 @@ type files struct {
 	asked   map[uint64]*incoming // offers waiting for AcceptFile or RejectFile
 	done    map[uint64]bool      // verified and renamed: a repeated offer is answered "verified"
 	partsIn map[string]uint64    // the .part paths being written, and by which transfer
+	// refused are the files refused or stopped with RejectFile or
+	// CancelFile, with the reason: offered again on the next connection
+	// (the answer may have been lost with the last one), they are
+	// refused again, not asked about or resumed.
+	refused map[uint64]string
+}
+
+// refuseAgain records that the user refused id; the caller holds inMu.
+func (fs *files) refuseAgain(id uint64, reason string) {
+	if fs.refused == nil {
+		fs.refused = make(map[uint64]string)
+	}
+	fs.refused[id] = reason
 }
 
 type fileReply struct {
@@ -290,7 +311,8 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 	case frameFileReject:
 		s.reply(id, fileReply{t: t, reason: string(rest)})
 	case frameFileCancel:
-		s.reply(id, fileReply{t: t, reason: string(rest)})
+		// From the sender: it ends a file this side receives (see the
+		// frame types), whatever this side sends under the same id.
 		return s.peerCancelled(id, string(rest)), nil
 	}
 	return nil, nil
@@ -332,7 +354,18 @@ func (fs *files) forgetIncoming() {
 	for _, in := range fs.in {
 		in.close()
 	}
-	fs.in, fs.asked, fs.done, fs.partsIn = nil, nil, nil, nil
+	fs.in, fs.asked, fs.done, fs.partsIn, fs.refused = nil, nil, nil, nil, nil
+}
+
+// closeIncoming lets go of every .part being written, when the
+// conversation ends; they stay on disk, to resume from.
+func (fs *files) closeIncoming() {
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	for _, in := range fs.in {
+		in.close()
+	}
+	fs.in, fs.asked, fs.partsIn = nil, nil, nil
 }
 
 // reply hands a receiver's answer to the SendFile waiting for it.
@@ -362,6 +395,10 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	defer fs.inMu.Unlock()
 	if fs.done[id] {
 		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+		return nil
+	}
+	if reason, ok := fs.refused[id]; ok {
+		s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 		return nil
 	}
 	if s.cfg.DownloadDir == "" {
@@ -406,6 +443,11 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 func (s *Session) acceptIncoming(id uint64, name string, size int64, restart bool) Event {
 	fs := &s.files
 	fs.drop(id)
+	if err := s.ended(); err != nil {
+		// end closed the .parts under inMu after it closed done: none
+		// may be opened now, with nobody left to close it.
+		return FileFailed{ID: id, Name: name, Err: err}
+	}
 	var in *incoming
 	var err error
 	if s.cfg.discardFiles {
@@ -480,28 +522,29 @@ func (s *Session) RejectFile(id uint64, reason string) error {
 		return fmt.Errorf("no file offer %d waits for an answer", id)
 	}
 	delete(fs.asked, id)
+	fs.refuseAgain(id, reason)
 	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 	return nil
 }
 
 // CancelFile stops receiving file id, or refuses it if it is still an
-// open offer; the sender gets reason. What arrived stays in the .part, and
+// open offer; the sender gets reason, in a reject either way (a cancel
+// would name the file this side sends under the same id). What arrived stays in the .part, and
 // is resumed if the file is offered again.
 func (s *Session) CancelFile(id uint64, reason string) error {
 	fs := &s.files
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
-	t := frameFileCancel
 	switch {
 	case fs.in[id] != nil:
 		fs.drop(id)
 	case fs.asked[id] != nil:
 		delete(fs.asked, id)
-		t = frameFileReject
 	default:
 		return fmt.Errorf("no file %d is being received", id)
 	}
-	s.oweFrame(appendIDFrame(nil, t, id, reasonBytes(reason)))
+	fs.refuseAgain(id, reason)
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(reason)))
 	return nil
 }
 
@@ -509,7 +552,7 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 // restart is set, and hashes that prefix.
 func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
 	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s exists and is not a regular file", part)
+		return nil, fmt.Errorf("%s exists in the download directory and is not a regular file", filepath.Base(part))
 	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -519,7 +562,7 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	fi, err := f.Stat()
 	if err != nil {
 		in.close()
-		return nil, err
+		return nil, partCreateError(part, err)
 	}
 	n := fi.Size()
 	if restart || n > size {
@@ -533,12 +576,12 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 		buf := make([]byte, ChunkSize)
 		if _, err := io.CopyBuffer(in.h, io.NewSectionReader(f, 0, n), buf); err != nil {
 			in.close()
-			return nil, fmt.Errorf("cannot read back %s: %w", part, err)
+			return nil, fmt.Errorf("cannot read back %s in the download directory (%w)", filepath.Base(part), pathErrCause(err))
 		}
 	}
 	if _, err := f.Seek(n, io.SeekStart); err != nil {
 		in.close()
-		return nil, err
+		return nil, partCreateError(part, err)
 	}
 	in.n = n
 	return in, nil
@@ -556,7 +599,7 @@ func (in *incoming) close() {
 // .part, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
 	s.files.drop(id)
-	s.oweFrame(appendIDFrame(nil, frameFileCancel, id, reasonBytes(err.Error())))
+	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(err.Error())))
 	return FileFailed{ID: id, Name: in.name, Err: err}
 }
 
@@ -648,11 +691,11 @@ func placeFile(part, want string) (string, error) {
 			continue
 		}
 		if err := os.Rename(part, path); err != nil {
-			return "", fmt.Errorf("cannot move %s into place: %w", part, err)
+			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(part), pathErrCause(err))
 		}
 		return path, nil
 	}
-	return "", fmt.Errorf("cannot find a free name for %s", want)
+	return "", fmt.Errorf("cannot find a free name for %s in the download directory", filepath.Base(want))
 }
 
 // errRelinked says the connection a transfer was using is gone.
@@ -724,12 +767,21 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 	}
 }
 
+// cancelFile tells the receiver that file id is given up on: now, or on
+// the next connection when this one is down or breaks on the way.
 func (s *Session) cancelFile(id uint64, reason string) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if l := s.link; l != nil {
-		s.write(l, appendIDFrame(s.takeControl(s.wbuf[:0]), frameFileCancel, id, reasonBytes(reason)))
+	frame := appendIDFrame(nil, frameFileCancel, id, reasonBytes(reason))
+	if l := s.link; l != nil && !l.broken() {
+		s.write(l, append(s.takeControl(s.wbuf[:0]), frame...))
+		if !l.broken() {
+			return
+		}
 	}
+	s.ctlMu.Lock()
+	s.cancelsOwed = append(s.cancelsOwed, frame...)
+	s.ctlMu.Unlock()
 }
 
 type sending struct {
@@ -784,7 +836,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		return r.ok, nil // offered again after it was verified
 	case frameFileAccept:
 	default:
-		return false, s.refused(r)
+		return false, s.refused(r, false)
 	}
 	if r.offset < 0 || r.offset > x.size {
 		return false, protocolErrorf("file accept at offset %d of a %d-byte file", r.offset, x.size)
@@ -815,8 +867,8 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		select {
 		case r := <-x.ch:
-			if r.t == frameFileCancel {
-				return false, s.refused(r)
+			if r.t == frameFileReject {
+				return false, s.refused(r, true)
 			}
 		default:
 		}
@@ -833,8 +885,8 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		switch r.t {
 		case frameFileVerified:
 			return r.ok, nil
-		case frameFileCancel, frameFileReject:
-			return false, s.refused(r)
+		case frameFileReject:
+			return false, s.refused(r, true)
 		}
 	}
 }

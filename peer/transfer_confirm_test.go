@@ -287,3 +287,130 @@ func TestSameNameTwiceAtOnce(t *testing.T) {
 		t.Errorf("download dir holds %v, want same.bin and same (2).bin", names)
 	}
 }
+
+// TestCancelEndsOnlyItsOwnDirection: both sides send a file at once, so
+// both transfers carry id 1, one in each direction. The receiver ending
+// the file it receives must stop that one only: the file it sends, under
+// the same id, goes on and arrives.
+func TestCancelEndsOnlyItsOwnDirection(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	aliceDown, bobDown := t.TempDir(), t.TempDir()
+	ls, ds := connect(t, confirming(alice, aliceDown), confirming(bob, bobDown))
+	aliceEvs, bobEvs := fileEvents(ls), fileEvents(ds)
+	toAlice, _ := writeRandom(t, t.TempDir(), "to-alice.bin", 8<<20)
+	toBob, wantBob := writeRandom(t, t.TempDir(), "to-bob.bin", 8<<20)
+	// Both senders pause after their first chunks until alice has
+	// cancelled, so that both transfers are under way when she does.
+	cancelled := make(chan struct{})
+	pause := func(p peer.FileProgress) {
+		if p.Done >= 1<<20 {
+			<-cancelled
+		}
+	}
+	doneToAlice := sendAsync(testContext(t), ds, toAlice, pause)
+	doneToBob := sendAsync(testContext(t), ls, toBob, pause)
+	offerToAlice := nextEvent[peer.FileOffer](t, aliceEvs)
+	offerToBob := nextEvent[peer.FileOffer](t, bobEvs)
+	if offerToAlice.ID != offerToBob.ID {
+		t.Fatalf("ids %d and %d; the test wants the same id in both directions", offerToAlice.ID, offerToBob.ID)
+	}
+	if _, err := ls.AcceptFile(offerToAlice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ds.AcceptFile(offerToBob.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first chunks in to-alice.bin.part", func() bool {
+		fi, err := os.Stat(filepath.Join(aliceDown, "to-alice.bin.part"))
+		return err == nil && fi.Size() > 0
+	})
+	if err := ls.CancelFile(offerToAlice.ID, "alice cancelled it"); err != nil {
+		t.Fatal(err)
+	}
+	close(cancelled)
+	if err := wait(t, doneToAlice); !errors.Is(err, peer.ErrFileRefused) {
+		t.Errorf("bob sending to alice: %v, want refused", err)
+	}
+	if err := wait(t, doneToBob); err != nil {
+		t.Fatalf("alice sending to bob: %v (her cancel of the other file stopped it)", err)
+	}
+	rcv := nextEvent[peer.FileReceived](t, bobEvs)
+	if b, err := os.ReadFile(rcv.Path); err != nil || !bytes.Equal(b, wantBob) {
+		t.Fatalf("bob's copy differs (%v)", err)
+	}
+}
+
+// TestSenderCancelWhileDisconnectedReachesTheReceiver: a sender that
+// gives up on a file while its connection is down tells the receiver once
+// it is back, so that the offer does not stay open there, to be accepted
+// for nothing.
+func TestSenderCancelWhileDisconnectedReachesTheReceiver(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir, lcfg.ConfirmFiles = t.TempDir(), true
+	l, _ := startListener(t, lcfg)
+	proxy := newFaultProxy(t, l.Addr().String())
+	ls, ds := dialAccept(t, l, proxy.Addr(), reconnecting(resumeConfig(bob)))
+	aliceEvs, bobEvs := fileEvents(ls), fileEvents(ds)
+	path, _ := writeRandom(t, t.TempDir(), "later.bin", 1000)
+	ctx, cancel := context.WithCancel(testContext(t))
+	done := sendAsync(ctx, ds, path, nil)
+	offer := nextEvent[peer.FileOffer](t, aliceEvs)
+
+	proxy.Refuse(true)
+	proxy.Cut()
+	nextEvent[peer.Disconnected](t, bobEvs)
+	cancel()
+	if err := wait(t, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sender: %v", err)
+	}
+	proxy.Refuse(false)
+	nextEvent[peer.Reconnected](t, aliceEvs)
+	failed := nextEvent[peer.FileFailed](t, aliceEvs)
+	if failed.ID != offer.ID || !strings.Contains(failed.Err.Error(), "bob cancelled later.bin") {
+		t.Errorf("receiver: %+v", failed)
+	}
+	if _, err := ls.AcceptFile(offer.ID); err == nil {
+		t.Error("an offer its sender gave up on was accepted")
+	}
+}
+
+// TestRejectWhileDisconnectedHolds: a file the receiver refuses while the
+// connection is down stays refused: the sender, offering it again on the
+// next connection, is told so, and the receiver is not asked again.
+func TestRejectWhileDisconnectedHolds(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	lcfg := resumeConfig(alice)
+	lcfg.DownloadDir, lcfg.ConfirmFiles = t.TempDir(), true
+	l, _ := startListener(t, lcfg)
+	proxy := newFaultProxy(t, l.Addr().String())
+	ls, ds := dialAccept(t, l, proxy.Addr(), reconnecting(resumeConfig(bob)))
+	aliceEvs := fileEvents(ls)
+	go endOf(ds)
+	path, _ := writeRandom(t, t.TempDir(), "unwanted.bin", 1000)
+	done := sendAsync(testContext(t), ds, path, nil)
+	offer := nextEvent[peer.FileOffer](t, aliceEvs)
+
+	proxy.Refuse(true)
+	proxy.Cut()
+	nextEvent[peer.Disconnected](t, aliceEvs)
+	if err := ls.RejectFile(offer.ID, "alice declined it"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Refuse(false)
+	err := wait(t, done)
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "alice declined it") {
+		t.Errorf("sender: %v", err)
+	}
+	for {
+		select {
+		case ev := <-aliceEvs:
+			if o, ok := ev.(peer.FileOffer); ok {
+				t.Fatalf("asked again about a file already refused: %+v", o)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}

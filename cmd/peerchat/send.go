@@ -165,22 +165,40 @@ func fileOptions(c *cli.Context, u *ui, cfg *peer.Config) error {
 		cfg.ConfirmFiles = true
 	}
 	dir := c.String("download-dir")
+	if p := checkDownloadDir(dir); p != nil {
+		if !cfg.ConfirmFiles || c.IsSet("download-dir") {
+			return usagef("--download-dir %s %s%s", dir, p.what, p.fix)
+		}
+		// Nobody asked for files: a chat started from a directory that
+		// cannot take them (/, a read-only mount) goes on, and an offer
+		// accepted there says why it fails.
+		u.notice("files offered in this chat cannot be saved: the download directory %s %s; --download-dir chooses another", dir, p.what)
+	}
+	cfg.DownloadDir = dir
+	return nil
+}
+
+// dirProblem is what makes a download directory unusable, and what to
+// do about it.
+type dirProblem struct{ what, fix string }
+
+// checkDownloadDir says what makes dir unusable as the download
+// directory, if anything: said at the start rather than at the first
+// file, which the sender would otherwise have to report back.
+func checkDownloadDir(dir string) *dirProblem {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return usagef("--download-dir: %v; create it first or choose another", err)
+		return &dirProblem{fmt.Sprintf("cannot be used (%v)", errors.Unwrap(err)), "; create it first or choose another"}
 	}
 	if !fi.IsDir() {
-		return usagef("--download-dir %s is not a directory", dir)
+		return &dirProblem{"is not a directory", ""}
 	}
-	// Said now rather than at the first file, which the sender would
-	// otherwise have to report back.
 	probe, err := os.CreateTemp(dir, ".peerchat-probe-*")
 	if err != nil {
-		return usagef("--download-dir %s is not writable (%v); fix its permissions or choose another", dir, errors.Unwrap(err))
+		return &dirProblem{fmt.Sprintf("is not writable (%v)", errors.Unwrap(err)), "; fix its permissions or choose another"}
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	cfg.DownloadDir = dir
 	return nil
 }
 

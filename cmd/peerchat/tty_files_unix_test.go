@@ -407,3 +407,23 @@ func TestTTYResumesAfterTheConnectionDrops(t *testing.T) {
 	bob.waitRow(`^` + clock + ` -- sent big\.bin to alice: 128\.0 MiB in .*, verified$`)
 	sameFile(t, filepath.Join(down, "big.bin"), src)
 }
+
+// TestTTYChatsFromADirectoryItCannotWrite: without --accept-files or
+// --download-dir, nobody asked for files; a working directory where none
+// could be written (here /proc, which refuses root too) must not stop
+// the chat. An offer is still asked about, and /accept says why it fails.
+func TestTTYChatsFromADirectoryItCannotWrite(t *testing.T) {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skip("no /proc")
+	}
+	dir := certsDir(t)
+	alice, addr := listenTTY(t, 200, dir, "--download-dir", t.TempDir())
+	bob := startTTYIn(t, "/proc", 24, 200, []string{"NO_COLOR=1"}, "dial", "--certs-dir", dir, "--name", "bob", addr)
+	bob.waitRow(`^` + clock + ` -- connected to alice `)
+	src, _ := writeRandom(t, t.TempDir(), "notes.txt", 1000)
+	alice.typeKeys("/send " + src + "\r")
+	bob.waitRow(`^` + clock + ` -- alice offers notes\.txt \(1000 bytes\): /accept 1 or /reject 1$`)
+	bob.typeKeys("/accept\r")
+	bob.waitRow(`^` + clock + ` !! cannot accept notes\.txt \(#1\): cannot create notes\.txt\.part in the download directory \(.*\)$`)
+	alice.waitRow(`^` + clock + ` !! notes\.txt \(#1\) was not sent: bob refused it: cannot create notes\.txt\.part in the download directory \(.*\)$`)
+}

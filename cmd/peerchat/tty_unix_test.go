@@ -49,6 +49,12 @@ type ttyProc struct {
 // the environment, from which NO_COLOR is removed.
 func startTTY(t *testing.T, rows, cols int, env []string, args ...string) *ttyProc {
 	t.Helper()
+	return startTTYIn(t, "", rows, cols, env, args...)
+}
+
+// startTTYIn is startTTY with the working directory wd ("" for the test's).
+func startTTYIn(t *testing.T, wd string, rows, cols int, env []string, args ...string) *ttyProc {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +69,7 @@ func startTTY(t *testing.T, rows, cols int, env []string, args ...string) *ttyPr
 	}
 
 	p.cmd = exec.Command(peerchatBin, args...)
+	p.cmd.Dir = wd
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = tty, tty, tty
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	for _, kv := range os.Environ() {
