@@ -75,6 +75,7 @@ func (e *reportedError) Unwrap() error { return e.err }
 // ttyChat is the state of the loop; only the loop goroutine touches it.
 type ttyChat struct {
 	s        *peer.Session
+	raw      *rawTerminal // restored by every goroutine's guard on a panic
 	sc       *screen
 	out      io.Writer
 	peerName string // sanitized
@@ -112,6 +113,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 	width, height := terminalSize(int(out.Fd()))
 	c := &ttyChat{
 		s:        s,
+		raw:      raw,
 		sc:       newScreen(s.Name(), s.Peer().Name, width, height, o.color, o.hideInput),
 		out:      out,
 		peerName: sanitize(s.Peer().Name),

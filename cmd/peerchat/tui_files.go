@@ -151,8 +151,9 @@ func (c *ttyChat) sendFile(path string) {
 		case <-stop: // the chat is over: nobody to tell
 		}
 	}
-	peerName := c.peerName
+	peerName, raw := c.peerName, c.raw
 	go func() {
+		defer raw.guard()
 		defer cancel()
 		m := newMeter(filepath.Base(path), size, time.Now())
 		err := s.SendFile(ctx, path, func(p peer.FileProgress) {
