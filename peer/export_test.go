@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -66,4 +67,20 @@ func WriteFrame(s *Session, t byte, payload []byte) error {
 func DiscardingFiles(c Config) Config {
 	c.DownloadDir, c.discardFiles = "/nonexistent", true
 	return c
+}
+
+// HoldPrefixHashing makes the hashing of a resumed file's kept prefix
+// wait until the returned release is called (at the latest when t ends),
+// so that a test can see what goes on meanwhile.
+func HoldPrefixHashing(t interface{ Cleanup(func()) }) (release func()) {
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	hook := func() { <-gate }
+	hashPrefixHook.Store(&hook)
+	t.Cleanup(func() {
+		release()
+		hashPrefixHook.Store(nil)
+	})
+	return release
 }

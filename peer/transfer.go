@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -206,6 +207,7 @@ type incoming struct {
 	w          io.Writer // where data goes: f, or io.Discard; nil once ended
 	h          *blake3.Hasher
 	bad        bool      // digest mismatch: the next offer starts again from 0
+	hashing    bool      // hashPrefix owns h until it answers the offer
 	reported   time.Time // the last FileProgress
 }
 
@@ -297,7 +299,7 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 		if len(rest) != digestLen {
 			return nil, protocolErrorf("file done with a %d-byte digest, want %d", len(rest), digestLen)
 		}
-		return s.fileDone(id, rest), nil
+		return s.fileDone(id, rest)
 	case frameFileAccept:
 		if len(rest) != 8 {
 			return nil, protocolErrorf("file accept of %d bytes, want 16", len(p))
@@ -420,6 +422,9 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		in = nil
 	}
 	if in != nil && !in.bad {
+		if in.hashing {
+			return nil // hashPrefix answers once the kept prefix is hashed
+		}
 		// Accepted before: the sender offers again after a
 		// reconnection, and goes on from what arrived.
 		s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
@@ -464,8 +469,43 @@ func (s *Session) acceptIncoming(id uint64, name string, size int64, restart boo
 	if in.part != "" {
 		fs.partsIn[in.part] = id
 	}
-	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
+	if in.n > 0 && in.f != nil {
+		in.hashing = true
+		go s.hashPrefix(id, in, in.f)
+	} else {
+		s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
+	}
 	return FileOffered{ID: id, Name: name, Size: size, Offset: in.n}
+}
+
+// hashPrefix hashes what an earlier attempt left in the .part (f), then
+// answers the offer. It runs on a goroutine of its own: hashing a resumed
+// file of many GiB takes seconds, which would otherwise hold up the
+// reader (and every message behind the offer) or the chat screen's /accept.
+// The accept goes out only once it is done, so no chunk can arrive
+// before; the goroutine ends then, or when the .part is closed under it.
+func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
+	if hook := hashPrefixHook.Load(); hook != nil {
+		(*hook)()
+	}
+	buf := make([]byte, ChunkSize)
+	_, err := io.CopyBuffer(in.h, io.NewSectionReader(f, 0, in.n), buf)
+	fs := &s.files
+	fs.inMu.Lock()
+	defer fs.inMu.Unlock()
+	if fs.in[id] != in || in.w == nil {
+		return // ended meanwhile: cancelled, refused, or the conversation
+	}
+	in.hashing = false
+	if err != nil {
+		// Told to the sender only: this side learns it from the sender's
+		// next offer, which finds the .part as it is.
+		fs.drop(id)
+		s.oweFrame(appendIDFrame(nil, frameFileReject, id,
+			reasonBytes(fmt.Sprintf("cannot read back %s in the download directory (%v)", filepath.Base(in.part), pathErrCause(err)))))
+		return
+	}
+	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
 }
 
 // partPath is where a file offered as name is written until verified:
@@ -549,7 +589,7 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 }
 
 // openPart opens part, keeping what an earlier attempt wrote unless
-// restart is set, and hashes that prefix.
+// restart is set; the caller has that prefix hashed (hashPrefix).
 func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
 	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s exists in the download directory and is not a regular file", filepath.Base(part))
@@ -571,13 +611,6 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	if err := f.Truncate(n); err != nil {
 		in.close()
 		return nil, partCreateError(part, err)
-	}
-	if n > 0 {
-		buf := make([]byte, ChunkSize)
-		if _, err := io.CopyBuffer(in.h, io.NewSectionReader(f, 0, n), buf); err != nil {
-			in.close()
-			return nil, fmt.Errorf("cannot read back %s in the download directory (%w)", filepath.Base(part), pathErrCause(err))
-		}
 	}
 	if _, err := f.Seek(n, io.SeekStart); err != nil {
 		in.close()
@@ -615,6 +648,9 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	if len(data) > ChunkSize {
 		return nil, protocolErrorf("file chunk of %d bytes is over the %d-byte limit", len(data), ChunkSize)
 	}
+	if in.hashing {
+		return nil, protocolErrorf("file chunk for file %d before this side accepted it", id)
+	}
 	if in.n+int64(len(data)) > in.size {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
@@ -630,12 +666,15 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	return nil, nil
 }
 
-func (s *Session) fileDone(id uint64, digest []byte) Event {
+func (s *Session) fileDone(id uint64, digest []byte) (Event, error) {
 	s.files.inMu.Lock()
 	defer s.files.inMu.Unlock()
 	in := s.files.in[id]
 	if in == nil || in.w == nil {
-		return nil
+		return nil, nil
+	}
+	if in.hashing {
+		return nil, protocolErrorf("file done for file %d before this side accepted it", id)
 	}
 	var sum [digestLen]byte
 	in.h.Sum(sum[:0])
@@ -643,19 +682,19 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 		err := fmt.Errorf("%s arrived damaged (%d of %d bytes, digest mismatch); it is sent again", in.name, in.n, in.size)
 		in.bad = true
 		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{0}, reasonBytes(err.Error())))
-		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}
+		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}, nil
 	}
 	var path string
 	if in.f != nil {
 		// Synced before the rename: a crash must not leave a complete
 		// name on incomplete data.
 		if err := in.f.Sync(); err != nil {
-			return s.failIncoming(id, in, partWriteError(in.part, err))
+			return s.failIncoming(id, in, partWriteError(in.part, err)), nil
 		}
 		in.close()
 		var err error
 		if path, err = placeFile(in.part, filepath.Join(s.cfg.DownloadDir, in.name)); err != nil {
-			return s.failIncoming(id, in, err)
+			return s.failIncoming(id, in, err), nil
 		}
 	}
 	s.files.drop(id)
@@ -664,7 +703,7 @@ func (s *Session) fileDone(id uint64, digest []byte) Event {
 	}
 	s.files.done[id] = true
 	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
-	return FileReceived{ID: id, Name: in.name, Path: path, Size: in.size}
+	return FileReceived{ID: id, Name: in.name, Path: path, Size: in.size}, nil
 }
 
 // placeFile renames part to want, or to "want (2)" and so on when that
@@ -697,6 +736,9 @@ func placeFile(part, want string) (string, error) {
 	}
 	return "", fmt.Errorf("cannot find a free name for %s in the download directory", filepath.Base(want))
 }
+
+// hashPrefixHook, if set (by tests), runs before hashPrefix reads.
+var hashPrefixHook atomic.Pointer[func()]
 
 // errRelinked says the connection a transfer was using is gone.
 var errRelinked = errors.New("connection replaced")

@@ -414,3 +414,40 @@ func TestRejectWhileDisconnectedHolds(t *testing.T) {
 		break
 	}
 }
+
+// TestChatFlowsWhileAResumedPrefixIsHashed: accepting a resumed file
+// hashes what its .part holds before the sender may go on, which for a
+// big file takes seconds; the chat must not wait for it. The hashing is
+// held until a message has crossed, which it could not if the reader
+// hashed.
+func TestChatFlowsWhileAResumedPrefixIsHashed(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	down := t.TempDir()
+	path, want := writeRandom(t, t.TempDir(), "resumed.bin", 2<<20)
+	if err := os.WriteFile(filepath.Join(down, "resumed.bin.part"), want[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release := peer.HoldPrefixHashing(t)
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
+	evs := fileEvents(ls)
+	go endOf(ds)
+
+	done := sendAsync(testContext(t), ds, path, nil)
+	if got := nextEvent[peer.FileOffered](t, evs); got.Offset != 1<<20 {
+		t.Fatalf("offer taken at %d, want %d", got.Offset, 1<<20)
+	}
+	if _, err := ds.Send("still here?"); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextEvent[*peer.Message](t, evs); m.Text != "still here?" {
+		t.Fatalf("got %q", m.Text)
+	}
+	release()
+	if err := wait(t, done); err != nil {
+		t.Fatalf("SendFile: %v", err)
+	}
+	rcv := nextEvent[peer.FileReceived](t, evs)
+	if b, err := os.ReadFile(rcv.Path); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("received file differs (%v)", err)
+	}
+}
