@@ -39,22 +39,22 @@ func connectionNotice(ev peer.Event, peerName string) (text string, ok bool) {
 	return "", false
 }
 
-// fileNotice puts a file event into words; ok is false for other events.
-// Names come from the peer and pass through sanitize.
-func fileNotice(ev peer.Event, peerName string) (text string, failed, ok bool) {
-	switch ev := ev.(type) {
-	case peer.FileOffered:
-		text = fmt.Sprintf("receiving %s (%s) from %s", sanitize(ev.Name), fileSize(ev.Size), peerName)
-		if ev.Offset > 0 {
-			text += fmt.Sprintf(", resuming at %s", fileSize(ev.Offset))
-		}
-		return text, false, true
-	case peer.FileReceived:
-		return fmt.Sprintf("received %s (%s) from %s, verified, saved as %s", sanitize(ev.Name), fileSize(ev.Size), peerName, sanitize(ev.Path)), false, true
-	case peer.FileFailed:
-		return fmt.Sprintf("file %s from %s: %s", sanitize(ev.Name), peerName, sanitize(ev.Err.Error())), true, true
+// receivingLine words a file accepted from the peer, on the chat screen
+// and in pipe mode alike: "receiving NAME (SIZE) from bob", and ",
+// resuming at 63%" when an earlier try left part of it. name is
+// sanitized already.
+func receivingLine(name string, size, offset int64, peerName string) string {
+	text := fmt.Sprintf("receiving %s (%s) from %s", name, fileSize(size), peerName)
+	if offset > 0 {
+		text += fmt.Sprintf(", resuming at %d%%", percent(offset, size))
 	}
-	return "", false, false
+	return text
+}
+
+// receivedLine words a file received whole: "received NAME from bob:
+// SUMMARY, verified, saved as PATH". name is sanitized already.
+func receivedLine(name, peerName, summary, path string) string {
+	return fmt.Sprintf("received %s from %s: %s, verified, saved as %s", name, peerName, summary, sanitize(path))
 }
 
 // fileSize writes n bytes for people: 300 bytes, 12.0 KiB, 1.5 GiB.

@@ -50,7 +50,7 @@ func (r *receiving) event(ev peer.Event, now time.Time) bool {
 			f = &incomingFile{m: newMeter(ev.Name, ev.Size, now)}
 		}
 		f.m.update(peer.FileProgress{Done: ev.Size, Size: ev.Size}, now)
-		r.u.notice("received %s from %s: %s, verified, saved as %s", f.m.name, r.peerName, f.m.summary(now), sanitize(ev.Path))
+		r.u.notice("%s", receivedLine(f.m.name, r.peerName, f.m.summary(now), ev.Path))
 	case peer.FileFailed:
 		r.failed(ev)
 	default:
@@ -72,11 +72,7 @@ func (r *receiving) offered(ev peer.FileOffered, now time.Time) {
 		f = &incomingFile{m: newMeter(ev.Name, ev.Size, now), name: ev.Name, size: ev.Size, offset: ev.Offset}
 		r.files[ev.ID] = f
 		f.m.resumeAt(ev.Offset, now)
-		text := fmt.Sprintf("receiving %s (%s) from %s", f.m.name, fileSize(ev.Size), r.peerName)
-		if ev.Offset > 0 {
-			text += fmt.Sprintf(", resuming at %d%%", percent(ev.Offset, ev.Size))
-		}
-		r.u.notice("%s", text)
+		r.u.notice("%s", receivingLine(f.m.name, ev.Size, ev.Offset, r.peerName))
 		return
 	}
 	// Progress is reported every 100 ms at most: what arrived since the

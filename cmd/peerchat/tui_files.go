@@ -284,19 +284,18 @@ func (c *ttyChat) fileEvent(ev peer.Event) {
 	case peer.FileReceived:
 		t := c.xfers.in[ev.ID]
 		if t == nil || t.m == nil {
-			text, _, _ := fileNotice(ev, c.peerName)
-			c.sc.notice(text, false)
+			// Never shown as arriving: its size is all there is to say.
+			c.sc.notice(receivedLine(sanitize(ev.Name), c.peerName, fileSize(ev.Size), ev.Path), false)
 			return
 		}
 		c.xfers.remove(t)
 		c.showStatus()
 		t.m.update(peer.FileProgress{Done: ev.Size, Size: ev.Size}, now)
-		c.sc.notice(fmt.Sprintf("received %s from %s: %s, verified, saved as %s", t.name, c.peerName, t.m.summary(now), sanitize(ev.Path)), false)
+		c.sc.notice(receivedLine(t.name, c.peerName, t.m.summary(now), ev.Path), false)
 	case peer.FileFailed:
 		t := c.xfers.in[ev.ID]
-		if t == nil {
-			text, _, _ := fileNotice(ev, c.peerName)
-			c.sc.notice(text, true)
+		if t == nil { // refused before it was shown: a name or size this side does not take
+			c.sc.notice(fmt.Sprintf("refused %s from %s: %s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error())), true)
 			return
 		}
 		if ev.Retry {
@@ -316,11 +315,7 @@ func (c *ttyChat) receiving(t *transfer, ev peer.FileOffered) {
 	t.m = newMeter(ev.Name, ev.Size, now)
 	t.m.resumeAt(ev.Offset, now)
 	t.line = t.m.line(now)
-	text := fmt.Sprintf("receiving %s (%s) from %s", t.name, fileSize(ev.Size), c.peerName)
-	if ev.Offset > 0 {
-		text += fmt.Sprintf(", resuming at %d%%", percent(ev.Offset, ev.Size))
-	}
-	c.sc.notice(fmt.Sprintf("%s; /cancel %d stops it", text, t.id), false)
+	c.sc.notice(fmt.Sprintf("%s; /cancel %d stops it", receivingLine(t.name, ev.Size, ev.Offset, c.peerName), t.id), false)
 	c.showStatus()
 }
 
