@@ -61,6 +61,14 @@ type Config struct {
 	// signed by the CA. Both roles check it.
 	PeerFingerprints []string
 
+	// PinFor, when set, returns the pinned fingerprints for the verified
+	// peer name of the other side (a contact's pin): both roles refuse a
+	// certificate with that name whose fingerprint matches none of them,
+	// as a TrustError with Reason ReasonPinMismatch. Nil or empty means
+	// no pin for that name. It is called once per connection, after the
+	// handshake, from the goroutine handling that connection.
+	PinFor func(peerName string) []string
+
 	// Software is sent in the hello, for the other side's /whois.
 	Software string
 
@@ -173,6 +181,9 @@ type PeerInfo struct {
 	Name string
 	// Fingerprint is the SHA-256 fingerprint of the peer's certificate.
 	Fingerprint string
+	// SafetyCode is the code both sides of this pair of certificates
+	// show, the same whoever dialed (see SafetyCode).
+	SafetyCode string
 	// Addr is the peer's network address.
 	Addr net.Addr
 	// Cert is the peer's verified certificate.

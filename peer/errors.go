@@ -10,6 +10,16 @@ import (
 // another CA, an expired certificate, a name that does not match. Retrying
 // does not help; a person has to fix files or flags, and Hint says how.
 type TrustError struct {
+	// Reason says which check failed, for a caller that wants to add
+	// its own advice (ReasonUnknown when no finer reason applies).
+	Reason TrustReason
+	// PeerName and Fingerprint are the other side's verified peer name
+	// and full certificate fingerprint, when the refusal is about a
+	// certificate the other side presented; Want is what was expected
+	// instead (a peer name, or the pinned fingerprints).
+	PeerName, Fingerprint string
+	Want                  []string
+
 	// Msg says what is wrong, naming the file or the peer.
 	Msg string
 	// Hint is the command or flag that fixes it, if there is one.
@@ -17,6 +27,25 @@ type TrustError struct {
 	// Err is the underlying cause, if any.
 	Err error
 }
+
+// A TrustReason tells trust failures apart.
+type TrustReason int
+
+const (
+	ReasonUnknown TrustReason = iota
+	// ReasonNameMismatch: the peer's name is not the one required.
+	ReasonNameMismatch
+	// ReasonPinMismatch: the peer's certificate is not the pinned one.
+	ReasonPinMismatch
+	// ReasonRevoked: the CA's revocation list names the certificate.
+	ReasonRevoked
+	// ReasonCertificateChanged: a reconnection presented another
+	// certificate than the one the conversation began with.
+	ReasonCertificateChanged
+	// ReasonRefusedByPeer: the other side refused us for a reason of
+	// trust (its words are in Msg).
+	ReasonRefusedByPeer
+)
 
 func (e *TrustError) Error() string {
 	if e.Hint == "" {
