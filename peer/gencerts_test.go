@@ -402,7 +402,7 @@ func TestGenCertsArguments(t *testing.T) {
 			name:     "help",
 			args:     []string{"-d", "DIR", "-h"},
 			wantCode: 0,
-			wantOut:  "usage:",
+			wantOut:  `-H "$(hostname)" for this machine's name`,
 		},
 		{
 			name:      "default names are alice and bob",
@@ -795,7 +795,7 @@ func TestGenCertsRequestSign(t *testing.T) {
 		"wrote " + filepath.Join(bobDir, "bob.key"),
 		filepath.Join(bobDir, "bob.csr"),
 		"send bob.csr to whoever holds the CA (never send bob.key)",
-		"read them this fingerprint by voice",
+		"read them this fingerprint by voice (phone, in person)",
 		"scripts/gen-certs.sh sign -F FINGERPRINT bob.csr",
 		"bob.crt and ca.crt: put both in " + bobDir,
 	} {
@@ -1512,7 +1512,7 @@ func TestGenCertsRequestFingerprint(t *testing.T) {
 	if got := printedFingerprint(t, out); got != fp {
 		t.Fatalf("request printed the fingerprint %s, want the key's %s", got, fp)
 	}
-	for _, want := range []string{"key fingerprint (SHA-256) of bob.csr:", "read them this fingerprint by voice"} {
+	for _, want := range []string{"key fingerprint (SHA-256) of bob.csr:", "read them this fingerprint by voice (phone, in person)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("request output lacks %q:\n%s", want, out)
 		}

@@ -83,7 +83,7 @@ crl       signs DIR/crl.pem afresh; it is valid for $crl_days days
   -d DIR    where the files are (default: certs)
   -H HOSTS  extra host names or IP addresses for the peer certificates,
             separated by spaces or commas (e.g. -H "192.0.2.7 chat.example",
-            or -H "$(hostname)" for this machine's name, which is never
+            or -H "\$(hostname)" for this machine's name, which is never
             added otherwise); issue and sign only
   -F FP     the SHA-256 fingerprint of the request's key, as its owner read
             it to you (AB:CD:..., with or without colons, any case, or as
@@ -632,8 +632,8 @@ cmd_request() {
 	say "key fingerprint (SHA-256) of $name.csr:"
 	say "  $fp"
 	say "next: send $name.csr to whoever holds the CA (never send $name.key)"
-	say "  then read them this fingerprint by voice (phone or in person), never in the same message as the file,"
-	say "  so that a request swapped on the way is refused; they run:"
+	say "  and read them this fingerprint by voice (phone, in person), not in the message with the file;"
+	say "  they sign with it, so that a request swapped on the way is refused:"
 	say "  scripts/gen-certs.sh sign -F FINGERPRINT $name.csr"
 	say "  (adding -H \"HOST ...\" with the names or addresses of this machine if peers dial it by address)"
 	say "  what comes back is $name.crt and ca.crt: put both in $dir, next to $name.key"
@@ -717,7 +717,7 @@ check_fingerprint() {
 		case $answer in
 		[Yy] | [Yy][Ee][Ss]) return 0 ;;
 		esac
-		die "nothing written: not confirmed; once $name has read you the fingerprint that request printed, run $0 -d $dir sign -F FINGERPRINT $csr"
+		die "nothing written: not confirmed; once $name has read you the fingerprint that request printed, run $0 -d $dir ${force:+-f }sign -F FINGERPRINT $csr"
 	fi
 	say "note: not checked (no -F, and no terminal to ask on): before sending $name.crt back, compare this fingerprint with the one $name reads you; if it differs, send nothing and run $0 -d $dir revoke $name"
 }
@@ -970,6 +970,7 @@ main() {
 	hosts=
 	fp_given=
 	force=
+	this_host= # set by issue only, which may make a CA
 	sub=issue
 	case ${1-} in
 	help | --help)
