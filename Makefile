@@ -20,6 +20,8 @@ build:
 # ---- certificates (scripts/gen-certs.sh, see certs/README.md) --------------
 #   make certs                              local CA + $(PEERS) in certs/
 #   make certs PEERS=carol HOSTS="192.0.2.7 chat.example"
+#   make certs PEERS=carol HOSTS="$(hostname)"  (this machine's name is never
+#                                               added unless given)
 # Existing files are kept, and the CA is never replaced. To replace a peer's
 # key and certificate: scripts/gen-certs.sh -f NAME (add -H "..." again).
 
@@ -40,16 +42,19 @@ certs/%.crt:
 	$(GEN_CERTS) $*
 
 # ---- certificates for two machines: keys never travel ------------------------
-#   bob's machine:  make cert-request NAME=bob        (certs/bob.key + bob.csr)
-#   CA machine:     make cert-sign CSR=bob.csr HOSTS="192.0.2.7"
+#   bob's machine:  make cert-request NAME=bob        (certs/bob.key + bob.csr,
+#                                                      and the key's fingerprint)
+#   CA machine:     make cert-sign CSR=bob.csr FP=<the fingerprint bob reads you>
+#                   HOSTS="192.0.2.7"
+# Without FP, cert-sign shows the fingerprint and asks before signing.
 
 cert-request:
 	@test -n "$(NAME)" || { echo 'usage: make cert-request NAME=bob' >&2; exit 2; }
 	scripts/gen-certs.sh -d certs request $(NAME)
 
 cert-sign:
-	@test -n "$(CSR)" || { echo 'usage: make cert-sign CSR=bob.csr [HOSTS="192.0.2.7 bob.example"]' >&2; exit 2; }
-	scripts/gen-certs.sh -d certs -H "$(HOSTS)" sign $(CSR)
+	@test -n "$(CSR)" || { echo 'usage: make cert-sign CSR=bob.csr [FP=AB:CD:...] [HOSTS="192.0.2.7 bob.example"]' >&2; exit 2; }
+	scripts/gen-certs.sh -d certs -H "$(HOSTS)"$(if $(FP), -F "$(FP)") sign $(CSR)
 
 cert-revoke:
 	@test -n "$(NAME)" || { echo 'usage: make cert-revoke NAME=bob' >&2; exit 2; }

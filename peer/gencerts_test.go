@@ -14,6 +14,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -138,21 +139,6 @@ func wantValidFor(t *testing.T, c *x509.Certificate, days int) {
 	}
 }
 
-// thisHostname is the machine name the script adds as a SAN, or "" if it
-// would not add one.
-func thisHostname() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return ""
-	}
-	h = strings.ToLower(h)
-	label := `[a-z0-9]([a-z0-9-]*[a-z0-9])?`
-	if !regexp.MustCompile(`^` + label + `(\.` + label + `)*$`).MatchString(h) {
-		return ""
-	}
-	return h
-}
-
 func TestGenCertsIssue(t *testing.T) {
 	needOpenSSL(t)
 	dir := t.TempDir()
@@ -226,10 +212,6 @@ func TestGenCertsIssue(t *testing.T) {
 		t.Run("ca.crt/"+tc.name, func(t *testing.T) { tc.check(t, ca) })
 	}
 
-	wantDNS := []string{"localhost", "chat.example"}
-	if h := thisHostname(); h != "" {
-		wantDNS = append(wantDNS, h)
-	}
 	leafChecks := []struct {
 		name  string
 		check func(t *testing.T, name string, c *x509.Certificate)
@@ -241,10 +223,10 @@ func TestGenCertsIssue(t *testing.T) {
 			}
 		}},
 		{"DNS names", func(t *testing.T, name string, c *x509.Certificate) {
-			for _, want := range append([]string{name}, wantDNS...) {
-				if !slices.Contains(c.DNSNames, want) {
-					t.Errorf("DNSNames %q lack %q", c.DNSNames, want)
-				}
+			// Exactly: the peer name, localhost and -H; never the
+			// machine's host name, which was not given.
+			if want := []string{name, "localhost", "chat.example"}; !slices.Equal(c.DNSNames, want) {
+				t.Errorf("DNSNames %q, want %q", c.DNSNames, want)
 			}
 		}},
 		{"IP addresses", func(t *testing.T, _ string, c *x509.Certificate) {
@@ -420,7 +402,7 @@ func TestGenCertsArguments(t *testing.T) {
 			name:     "help",
 			args:     []string{"-d", "DIR", "-h"},
 			wantCode: 0,
-			wantOut:  "usage:",
+			wantOut:  `-H "$(hostname)" for this machine's name`,
 		},
 		{
 			name:      "default names are alice and bob",
@@ -496,6 +478,18 @@ func TestGenCertsArguments(t *testing.T) {
 			args:     []string{"-d", "DIR", "-H", genCertsHosts, "request", "bob"},
 			wantCode: 2,
 			wantOut:  "-H does not apply to request",
+		},
+		{
+			name:     "request takes no -F",
+			args:     []string{"-d", "DIR", "-F", strings.Repeat("AB", 32), "request", "bob"},
+			wantCode: 2,
+			wantOut:  "-F does not apply to request",
+		},
+		{
+			name:     "issue takes no -F",
+			args:     []string{"-d", "DIR", "-F", strings.Repeat("AB", 32), "bob"},
+			wantCode: 2,
+			wantOut:  "-F does not apply to issue",
 		},
 		{
 			name:     "request takes one name",
@@ -801,7 +795,8 @@ func TestGenCertsRequestSign(t *testing.T) {
 		"wrote " + filepath.Join(bobDir, "bob.key"),
 		filepath.Join(bobDir, "bob.csr"),
 		"send bob.csr to whoever holds the CA (never send bob.key)",
-		"scripts/gen-certs.sh sign bob.csr",
+		"read them this fingerprint by voice (phone, in person)",
+		"scripts/gen-certs.sh sign -F FINGERPRINT bob.csr",
 		"bob.crt and ca.crt: put both in " + bobDir,
 	} {
 		if !strings.Contains(out, want) {
@@ -833,10 +828,14 @@ func TestGenCertsRequestSign(t *testing.T) {
 		t.Errorf("bob.csr: subject %q, key %T, want CN=bob and ECDSA P-256", csr.Subject, csr.PublicKey)
 	}
 
-	// bob.csr travels; on the CA's machine.
+	fp := printedFingerprint(t, out)
+
+	// bob.csr travels; on the CA's machine, with the fingerprint bob read
+	// out on the phone.
 	copyFile(t, filepath.Join(bobDir, "bob.csr"), filepath.Join(mail, "bob.csr"))
-	out = mustGenCerts(t, "-d", caDir, "-H", genCertsHosts, "sign", filepath.Join(mail, "bob.csr"))
+	out = mustGenCerts(t, "-d", caDir, "-H", genCertsHosts, "sign", "-F", fp, filepath.Join(mail, "bob.csr"))
 	for _, want := range []string{
+		"it matches the fingerprint given with -F",
 		"signed " + filepath.Join(caDir, "bob.crt") + " for bob, valid until",
 		"send back " + filepath.Join(caDir, "bob.crt") + " and " + filepath.Join(caDir, "ca.crt"),
 		"never send " + filepath.Join(caDir, "ca.key"),
@@ -1325,5 +1324,304 @@ func TestGenCertsRevoke(t *testing.T) {
 		if (err == nil) != wantOK || (!wantOK && !strings.Contains(string(out), "revoked")) {
 			t.Errorf("openssl verify -crl_check %s.crt: %v, want ok %v\n%s", name, err, wantOK, out)
 		}
+	}
+}
+
+// ---- names: a certificate holds only the names it was given ---------------
+
+// stubHostName puts a hostname and a uname first on PATH that say this
+// machine is called name, as on a machine set up for alice, and returns the
+// environment that runs the script with them. Everything else uname is
+// asked is the real one's answer.
+func stubHostName(t *testing.T, name string) []string {
+	t.Helper()
+	uname, err := exec.LookPath("uname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	stubs := map[string]string{
+		"hostname": "#!/bin/sh\necho " + name + "\n",
+		"uname": "#!/bin/sh\nfor a; do case $a in -n | --nodename) echo " + name + "; exit 0 ;; esac; done\n" +
+			"exec '" + uname + "' \"$@\"\n",
+	}
+	for file, text := range stubs {
+		if err := os.WriteFile(filepath.Join(bin, file), []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+}
+
+// wantNoHostName checks what the script wrote in dir on a machine called
+// host for each of names: only the peer name, localhost and the loopback
+// addresses, so that no certificate but host's own passes for host. The
+// CA's label shows that the script did see the host name (else the test
+// would prove nothing).
+func wantNoHostName(t *testing.T, dir, host string, names ...string) {
+	t.Helper()
+	ca := readCert(t, filepath.Join(dir, "ca.crt"))
+	if want := "peerchat local CA (" + host + ")"; ca.Subject.CommonName != want {
+		t.Errorf("CA's CN %q, want %q: the script did not see the host name %q, so this test checks nothing", ca.Subject.CommonName, want, host)
+	}
+	for _, name := range names {
+		c := readCert(t, filepath.Join(dir, name+".crt"))
+		if want := []string{name, "localhost"}; !slices.Equal(c.DNSNames, want) {
+			t.Errorf("%s.crt: DNSNames %q, want %q: the machine's host name is added only with -H", name, c.DNSNames, want)
+		}
+		if got, want := ipStrings(c.IPAddresses), []string{"127.0.0.1", "::1"}; !slices.Equal(got, want) {
+			t.Errorf("%s.crt: IPAddresses %q, want %q", name, got, want)
+		}
+		if name != host {
+			if err := c.VerifyHostname(host); err == nil {
+				t.Errorf("%s.crt is valid for the host name %q, so %s passes for %s wherever a host name is checked", name, host, name, host)
+			}
+		}
+	}
+}
+
+// TestGenCertsAddsNoHostNameUnlessGiven issues on a machine called alice
+// (hostname and uname say so): bob's and carol's certificates must not be
+// valid for "alice", or carol could pass for alice. With -H alice, the name
+// is there, because it was asked for.
+func TestGenCertsAddsNoHostNameUnlessGiven(t *testing.T) {
+	needOpenSSL(t)
+	env := stubHostName(t, "alice")
+
+	t.Run("without -H", func(t *testing.T) {
+		dir := t.TempDir()
+		if out, code := runGenCerts(t, env, "-d", dir, "alice", "bob", "carol"); code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		wantNoHostName(t, dir, "alice", "alice", "bob", "carol")
+	})
+
+	t.Run("-H alice", func(t *testing.T) {
+		dir := t.TempDir()
+		if out, code := runGenCerts(t, env, "-d", dir, "-H", "alice", "carol"); code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		c := readCert(t, filepath.Join(dir, "carol.crt"))
+		if want := []string{"carol", "localhost", "alice"}; !slices.Equal(c.DNSNames, want) {
+			t.Errorf("carol.crt: DNSNames %q, want %q", c.DNSNames, want)
+		}
+		if c.Subject.CommonName != "carol" {
+			t.Errorf("carol.crt: CN %q, want carol: the peer name stays the CN whatever -H adds", c.Subject.CommonName)
+		}
+	})
+}
+
+// needRootToUnshare skips a test that needs a namespace of its own when not
+// root or without unshare, saying so; under CI (CI set), where the tests run
+// as root with util-linux, it fails instead, so that a skip can never pass
+// for a test that ran.
+func needRootToUnshare(t *testing.T) string {
+	t.Helper()
+	why := ""
+	unshare, err := exec.LookPath("unshare")
+	switch {
+	case os.Geteuid() != 0:
+		why = "this test sets the host name in a UTS namespace of its own: run it as root"
+	case err != nil:
+		why = "unshare is not installed (Debian: apt-get install util-linux)"
+	}
+	if why == "" {
+		return unshare
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal(why + "; CI must run this test")
+	}
+	t.Skip(why)
+	return ""
+}
+
+// TestGenCertsAddsNoHostNameInAUTSNamespace is the same with a real host
+// name: the script runs in a UTS namespace whose host name is alice, so
+// whatever way it learns the name, it learns "alice".
+func TestGenCertsAddsNoHostNameInAUTSNamespace(t *testing.T) {
+	needOpenSSL(t)
+	unshare := needRootToUnshare(t)
+	script, err := filepath.Abs(genCertsScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, err := exec.CommandContext(t.Context(), unshare, "--uts", "sh", "-c",
+		`hostname alice && exec "$0" "$@"`, script, "-d", dir, "alice", "bob", "carol").CombinedOutput()
+	if err != nil {
+		t.Fatalf("unshare --uts ... gen-certs.sh: %v\n%s", err, out)
+	}
+	wantNoHostName(t, dir, "alice", "alice", "bob", "carol")
+}
+
+// ---- requests that cannot be swapped ---------------------------------------
+
+// keyFingerprint is what request and sign print for the key in keyPath:
+// the SHA-256 of its DER SubjectPublicKeyInfo, in peerchat's form.
+func keyFingerprint(t *testing.T, keyPath string) string {
+	t.Helper()
+	k, err := x509.ParsePKCS8PrivateKey(readPEM(t, keyPath, "PRIVATE KEY"))
+	if err != nil {
+		t.Fatalf("%s: %v", keyPath, err)
+	}
+	return pubFingerprint(t, k.(crypto.Signer).Public())
+}
+
+func pubFingerprint(t *testing.T, pub crypto.PublicKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(der)
+	return strings.ReplaceAll(fmt.Sprintf("% X", sum[:]), " ", ":")
+}
+
+var printedFingerprintRE = regexp.MustCompile(`(?m)^gen-certs:   ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})\r?$`)
+
+// printedFingerprints returns the fingerprints the script printed, each on
+// a line of its own.
+func printedFingerprints(out string) []string {
+	var fps []string
+	for _, m := range printedFingerprintRE.FindAllStringSubmatch(out, -1) {
+		fps = append(fps, m[1])
+	}
+	return fps
+}
+
+// printedFingerprint is the one fingerprint the script printed.
+func printedFingerprint(t *testing.T, out string) string {
+	t.Helper()
+	fps := printedFingerprints(out)
+	if len(fps) != 1 {
+		t.Fatalf("printed %d fingerprints %q, want one on a line of its own:\n%s", len(fps), fps, out)
+	}
+	return fps[0]
+}
+
+// TestGenCertsRequestFingerprint: request prints the fingerprint of the
+// key it made, sign prints the same, and sign -F signs only a request with
+// that key: a request swapped on the way, even for the same name, gets no
+// certificate.
+func TestGenCertsRequestFingerprint(t *testing.T) {
+	needOpenSSL(t)
+	caDir, bobDir, mail := t.TempDir(), t.TempDir(), t.TempDir()
+	mustGenCerts(t, "-d", caDir, "alice")
+	out := mustGenCerts(t, "-d", bobDir, "request", "bob")
+	fp := keyFingerprint(t, filepath.Join(bobDir, "bob.key"))
+	if got := printedFingerprint(t, out); got != fp {
+		t.Fatalf("request printed the fingerprint %s, want the key's %s", got, fp)
+	}
+	for _, want := range []string{"key fingerprint (SHA-256) of bob.csr:", "read them this fingerprint by voice (phone, in person)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("request output lacks %q:\n%s", want, out)
+		}
+	}
+	csr := filepath.Join(mail, "bob.csr")
+	copyFile(t, filepath.Join(bobDir, "bob.csr"), csr)
+	// mallory's request for the name bob, with her own key: what she would
+	// put in place of bob's on the way.
+	mallory := newP256Key(t)
+	swapped := filepath.Join(mail, "swapped", "bob.csr")
+	if err := os.Mkdir(filepath.Dir(swapped), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, swapped, "CERTIFICATE REQUEST", makeCSR(t, mallory, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "bob"}}))
+	malloryFP := pubFingerprint(t, mallory.Public())
+
+	crt := filepath.Join(caDir, "bob.crt")
+	// sign signs in the CA's folder, from which it first removes bob.crt.
+	sign := func(t *testing.T, args ...string) (string, int) {
+		t.Helper()
+		if err := os.Remove(crt); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return runGenCerts(t, nil, append([]string{"-d", caDir, "sign"}, args...)...)
+	}
+	wantSigned := func(t *testing.T, out string, code int) {
+		t.Helper()
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		if got := printedFingerprint(t, out); got != fp {
+			t.Errorf("sign printed the fingerprint %s, want the key's %s", got, fp)
+		}
+		if got := pubFingerprint(t, readCert(t, crt).PublicKey); got != fp {
+			t.Errorf("bob.crt holds the key %s, want bob's %s", got, fp)
+		}
+	}
+	wantNothing := func(t *testing.T, out string, code, wantCode int) {
+		t.Helper()
+		if code != wantCode {
+			t.Errorf("exit %d, want %d\n%s", code, wantCode, out)
+		}
+		if _, err := os.Stat(crt); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("bob.crt written (%v)", err)
+		}
+		if got, want := dirFiles(t, caDir), []string{"alice.crt", "alice.key", "ca.crt", "ca.key"}; !slices.Equal(got, want) {
+			t.Errorf("the CA's folder holds %q, want %q", got, want)
+		}
+	}
+
+	t.Run("without -F and no terminal, sign signs and prints it", func(t *testing.T) {
+		out, code := sign(t, csr)
+		wantSigned(t, out, code)
+		if !strings.Contains(out, "note: not checked (no -F, and no terminal to ask on)") {
+			t.Errorf("sign does not say the fingerprint is left to check:\n%s", out)
+		}
+	})
+
+	t.Run("a swapped request is refused", func(t *testing.T) {
+		out, code := sign(t, "-F", fp, swapped)
+		wantNothing(t, out, code, 1)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "gen-certs: nothing written: ") || !strings.Contains(last, malloryFP) || !strings.Contains(last, fp) {
+			t.Errorf("last line %q, want \"nothing written\" with both fingerprints (the request's %s, the one given %s)", last, malloryFP, fp)
+		}
+	})
+
+	// Every form the fingerprint is copied in: as peerchat and request
+	// print it, and as openssl does.
+	hexDigits := strings.ToLower(strings.ReplaceAll(fp, ":", ""))
+	opensslDgst, err := exec.CommandContext(t.Context(), "sh", "-c",
+		`openssl pkey -in "$1" -pubout -outform DER | openssl dgst -sha256`, "sh", filepath.Join(bobDir, "bob.key")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := []struct{ name, fp string }{
+		{"as request prints it", fp},
+		{"lower case", strings.ToLower(fp)},
+		{"without colons", strings.ToUpper(hexDigits)},
+		{"lower case without colons", hexDigits},
+		{"openssl 3 x509 -fingerprint", "sha256 Fingerprint=" + fp},
+		{"openssl 1.1 x509 -fingerprint", "SHA256 Fingerprint=" + fp},
+		{"openssl 3 dgst", "SHA2-256(stdin)= " + hexDigits},
+		{"openssl 1.1 dgst", "(stdin)= " + hexDigits},
+		{"openssl dgst -c", "SHA2-256(stdin)= " + strings.ToLower(fp)},
+		{"what this openssl prints", strings.TrimSpace(string(opensslDgst))},
+	}
+	for _, form := range forms {
+		t.Run("-F "+form.name, func(t *testing.T) {
+			out, code := sign(t, "-F", form.fp, csr)
+			wantSigned(t, out, code)
+			if !strings.Contains(out, "it matches the fingerprint given with -F") {
+				t.Errorf("sign -F does not say it matched:\n%s", out)
+			}
+		})
+	}
+
+	for _, bad := range []struct{ name, fp, wantOut string }{
+		{"the first 8 bytes only", fp[:23], "has 16 hex digits; a SHA-256 fingerprint has 64"},
+		{"not hex", fp[:93] + "ZZ", "is not a fingerprint"},
+		{"an unknown label", "SHA256 Hash=" + fp, "unknown label"},
+	} {
+		t.Run("-F "+bad.name, func(t *testing.T) {
+			out, code := sign(t, "-F", bad.fp, csr)
+			wantNothing(t, out, code, 2)
+			if !strings.Contains(out, bad.wantOut) {
+				t.Errorf("output lacks %q:\n%s", bad.wantOut, out)
+			}
+		})
 	}
 }

@@ -4,7 +4,7 @@
 # it runs the same under dash, bash, busybox and on macOS (OpenSSL or
 # LibreSSL).
 #
-# Layout: options (-d, -H, -f) may come before or after an optional
+# Layout: options (-d, -H, -F, -f) may come before or after an optional
 # subcommand word, which picks one of the cmd_* functions below:
 #   issue    (the default) CA if missing, then key + request + signature per
 #            NAME, all on this machine: "gen-certs.sh alice bob" issues
@@ -14,6 +14,17 @@
 #   crl      a freshly signed crl.pem from the current list
 # Issue mode and sign share sign_leaf, so a certificate has the same profile
 # whichever way it was made. The subcommand words are not valid peer names.
+#
+# Names: a peer certificate holds the peer name (its CN, and a DNS SAN),
+# localhost, 127.0.0.1 and ::1 (for the one-machine quick start), and what
+# -H gives; nothing else. In particular not this machine's host name: it is
+# often a peer's name too ("alice"), and a certificate valid for it would
+# pass for that peer wherever a host name is checked. Whoever wants it says
+# so: -H "$(hostname)".
+#
+# Requests travel, so one can be swapped on the way. request prints the
+# SHA-256 fingerprint of the key it holds, which its owner reads to the CA's
+# holder by voice; sign -F checks it (and asks for it on a terminal).
 #
 # Output rules: every message goes to stderr with a "gen-certs:" prefix,
 # lower case, no trailing period; only -h writes to stdout. Private keys are
@@ -51,7 +62,7 @@ usage() {
 	cat <<EOF
 usage: $0 [-d DIR] [-H "HOST ..."] [-f] [issue] [NAME ...]
        $0 [-d DIR] [-f] request NAME
-       $0 [-d DIR] [-H "HOST ..."] [-f] sign FILE.csr
+       $0 [-d DIR] [-H "HOST ..."] [-F FINGERPRINT] [-f] sign FILE.csr
        $0 [-d DIR] revoke NAME
        $0 [-d DIR] crl
 
@@ -59,18 +70,25 @@ issue     (the default) creates a local CA in DIR if there is none and, for
           each NAME, a key and a certificate signed by that CA. NAMEs default
           to "$default_names"
 request   on a peer's own machine: creates DIR/NAME.key and the certificate
-          request DIR/NAME.csr to send to whoever holds the CA; the key never
+          request DIR/NAME.csr to send to whoever holds the CA, and prints
+          the key's fingerprint to read to them by voice; the key never
           leaves the machine
-sign      on the CA's machine: checks FILE.csr and writes DIR/NAME.crt, to
-          send back together with DIR/ca.crt
+sign      on the CA's machine: checks FILE.csr and its key's fingerprint
+          (-F, or asked on a terminal) and writes DIR/NAME.crt, to send back
+          together with DIR/ca.crt
 revoke    puts DIR/NAME.crt on the CA's revocation list and writes
           DIR/crl.pem for the peers
 crl       signs DIR/crl.pem afresh; it is valid for $crl_days days
 
   -d DIR    where the files are (default: certs)
   -H HOSTS  extra host names or IP addresses for the peer certificates,
-            separated by spaces or commas (e.g. -H "192.0.2.7 chat.example");
-            issue and sign only
+            separated by spaces or commas (e.g. -H "192.0.2.7 chat.example",
+            or -H "\$(hostname)" for this machine's name, which is never
+            added otherwise); issue and sign only
+  -F FP     the SHA-256 fingerprint of the request's key, as its owner read
+            it to you (AB:CD:..., with or without colons, any case, or as
+            openssl prints it); sign writes nothing unless it matches; sign
+            only
   -f        replace existing peer keys and certificates (never the CA);
             issue, request and sign only
   -h        show this help
@@ -234,9 +252,8 @@ host_sans() {
 }
 
 # this_host_name sets $this_host to this machine's name if it is a valid DNS
-# name. Only issue mode uses it: there the peers' keys are made here, so
-# this is (usually) their machine. sign runs on the CA's machine, whose name
-# says nothing about where the requesting peer lives.
+# name. It only labels a new CA ("peerchat local CA (alice)"), so that two
+# CAs can be told apart; no peer certificate gets it (see the top).
 this_host_name() {
 	this_host=$(uname -n 2>/dev/null | tr '[:upper:]' '[:lower:]') || this_host=
 	if ! is_dns_name "$this_host"; then
@@ -293,6 +310,56 @@ pubkey() {
 	else
 		"$OPENSSL" x509 -in "$1" -noout -pubkey 2>/dev/null
 	fi
+}
+
+# csr_fingerprint sets $fp to the SHA-256 fingerprint of the public key in
+# request $1: the digest of its DER SubjectPublicKeyInfo, in peerchat's form
+# (upper-case hex pairs joined by colons). It is the key's, not the
+# request's, so that it stays the same however the request is re-encoded,
+# and it can be checked against the key alone.
+csr_fingerprint() {
+	ossl req -in "$1" -noout -pubkey -out "$tmp/fp.pem"
+	ossl pkey -pubin -in "$tmp/fp.pem" -outform DER -out "$tmp/fp.der"
+	ossl dgst -sha256 -out "$tmp/fp.txt" "$tmp/fp.der"
+	# "SHA2-256(FILE)= hex" (OpenSSL 3), "SHA256(FILE)= hex" (1.1.1,
+	# LibreSSL): the digest is what follows the last "= ".
+	fp=$(cat "$tmp/fp.txt")
+	fp=${fp##*= }
+	case $fp in
+	*[!0-9a-fA-F]*) die "cannot read the digest openssl printed: $(cat "$tmp/fp.txt")" ;;
+	esac
+	[ "${#fp}" -eq 64 ] || die "cannot read the digest openssl printed: $(cat "$tmp/fp.txt")"
+	fp=$(printf '%s\n' "$fp" | tr 'a-f' 'A-F' | sed 's/../&:/g; s/:$//')
+	rm -f "$tmp/fp.pem" "$tmp/fp.der" "$tmp/fp.txt"
+}
+
+# parse_fingerprint sets $want_fp to fingerprint $1, given with -F, in
+# peerchat's form. It takes what people copy from either tool: hex pairs
+# with or without colons, in any case, with or without the label openssl
+# puts in front ("sha256 Fingerprint=" from x509 -fingerprint,
+# "SHA2-256(stdin)= " from dgst). Only a whole SHA-256 fingerprint will do:
+# anyone can make keys, so a prefix would be cheaper to match.
+parse_fingerprint() {
+	value=$1
+	case $value in
+	*=*)
+		label=$(printf '%s' "${value%=*}" | tr '[:upper:]' '[:lower:]' | sed 's/[ 	]*$//')
+		case $label in
+		*fingerprint | *\)) value=${value##*=} ;;
+		*) usage_error "-F '$1': unknown label '${value%=*}='; give the fingerprint alone (AB:CD:...), or as openssl prints it (sha256 Fingerprint=AB:CD:...)" ;;
+		esac
+		;;
+	esac
+	hex=$(printf '%s' "$value" | tr -d ' 	:' | tr 'a-f' 'A-F')
+	case $hex in
+	'' | *[!0-9A-F]*)
+		usage_error "-F '$1' is not a fingerprint: give the hex pairs that request printed (AB:CD:..., colons optional)"
+		;;
+	esac
+	if [ "${#hex}" -ne 64 ]; then
+		usage_error "-F '$1' has ${#hex} hex digits; a SHA-256 fingerprint has 64 (32 pairs): give all of what request printed"
+	fi
+	want_fp=$(printf '%s\n' "$hex" | sed 's/../&:/g; s/:$//')
 }
 
 write_req_config() {
@@ -405,8 +472,8 @@ make_csr() {
 # alike: it signs request $2 as DIR/NAME.crt-to-be ($tmp/$1.crt) and checks
 # it against the CA. The profile is the CA's alone: "x509 -req" copies the
 # request's subject and public key and nothing else, so extensions asked for
-# in the request are ignored. SANs: NAME, localhost, 127.0.0.1, ::1,
-# $this_host if set, and every -H entry.
+# in the request are ignored. SANs: NAME, localhost, 127.0.0.1, ::1 and
+# every -H entry; nothing this machine is called (see the top).
 sign_leaf() {
 	name=$1
 	sans=
@@ -414,9 +481,6 @@ sign_leaf() {
 	add_san DNS:localhost
 	add_san IP:127.0.0.1
 	add_san IP:::1
-	if [ -n "$this_host" ]; then
-		add_san "DNS:$this_host"
-	fi
 	for san in $host_list; do
 		add_san "$san"
 	done
@@ -486,6 +550,7 @@ is_revoked() {
 # ---- issue ------------------------------------------------------------------
 
 cmd_issue() {
+	no_option -F "$fp_given" issue "it checks a request made elsewhere, and issue makes the keys here"
 	if [ $# -eq 0 ]; then
 		# shellcheck disable=SC2086 # the default is a word list
 		set -- $default_names
@@ -535,6 +600,7 @@ cmd_issue() {
 # ---- request: on the peer's machine -----------------------------------------
 
 cmd_request() {
+	no_option -F "$fp_given" request "request prints the fingerprint, and whoever signs passes it to sign -F"
 	no_option -H "$hosts" request "the CA chooses the names in the certificate; ask whoever signs to add -H \"HOST ...\" to the sign command"
 	if [ $# -ne 1 ]; then
 		usage_error "request takes one NAME, yours: $0 -d $dir request bob"
@@ -556,14 +622,19 @@ cmd_request() {
 		sed 's/^/  /' "$tmp/verify" >&2
 		die "nothing written: the new request does not verify; this is a bug in gen-certs or in openssl"
 	fi
+	csr_fingerprint "$tmp/$name.csr"
 	mv -f "$tmp/$name.key" "$dir/$name.key"
 	mv -f "$tmp/$name.csr" "$dir/$name.csr"
 	say "wrote $dir/$name.key (secret: it never leaves this machine) and the request $dir/$name.csr"
 	if [ -e "$dir/$name.crt" ]; then
 		say "note: $dir/$name.crt belongs to the old key; replace it with the one that comes back"
 	fi
+	say "key fingerprint (SHA-256) of $name.csr:"
+	say "  $fp"
 	say "next: send $name.csr to whoever holds the CA (never send $name.key)"
-	say "  they run: scripts/gen-certs.sh sign $name.csr"
+	say "  and read them this fingerprint by voice (phone, in person), not in the message with the file;"
+	say "  they sign with it, so that a request swapped on the way is refused:"
+	say "  scripts/gen-certs.sh sign -F FINGERPRINT $name.csr"
 	say "  (adding -H \"HOST ...\" with the names or addresses of this machine if peers dial it by address)"
 	say "  what comes back is $name.crt and ca.crt: put both in $dir, next to $name.key"
 }
@@ -624,6 +695,33 @@ check_csr() {
 	check_name "$name" " (the CN of $csr)"
 }
 
+# check_fingerprint shows the fingerprint of $csr's key and goes on only if
+# it is the one its owner read out: given with -F, or confirmed on a
+# terminal. Without either (a script, a pipe) it goes on, and says what is
+# left to check.
+check_fingerprint() {
+	csr_fingerprint "$csr"
+	say "key fingerprint (SHA-256) of $csr, the request for $name:"
+	say "  $fp"
+	if [ -n "$fp_given" ]; then
+		if [ "$fp" != "$want_fp" ]; then
+			die "nothing written: the key fingerprint of $csr is $fp, but -F gives $want_fp; this is not the request $name made (or the fingerprint was misheard): ask $name to read it again, and never sign one that differs"
+		fi
+		say "it matches the fingerprint given with -F"
+		return 0
+	fi
+	if [ -t 0 ]; then
+		printf '%s: is it the fingerprint %s read to you (by voice, not in the message with the file)? [y/N] ' "$prog" "$name" >&2
+		answer=
+		read -r answer || answer=
+		case $answer in
+		[Yy] | [Yy][Ee][Ss]) return 0 ;;
+		esac
+		die "nothing written: not confirmed; once $name has read you the fingerprint that request printed, run $0 -d $dir ${force:+-f }sign -F FINGERPRINT $csr"
+	fi
+	say "note: not checked (no -F, and no terminal to ask on): before sending $name.crt back, compare this fingerprint with the one $name reads you; if it differs, send nothing and run $0 -d $dir revoke $name"
+}
+
 cmd_sign() {
 	if [ $# -ne 1 ]; then
 		usage_error "sign takes one request: $0 -d $dir sign bob.csr"
@@ -631,7 +729,9 @@ cmd_sign() {
 	csr=$1
 	check_openssl
 	host_sans
-	this_host= # the CA's machine; see this_host_name
+	if [ -n "$fp_given" ]; then
+		parse_fingerprint "$fp_given"
+	fi
 	if [ ! -f "$csr" ] || [ ! -r "$csr" ]; then
 		die "cannot read $csr: no such file"
 	fi
@@ -666,6 +766,7 @@ cmd_sign() {
 	'; then
 		say "note: ignored the extensions requested in $csr; the CA sets every certificate's profile"
 	fi
+	check_fingerprint
 	write_req_config
 	sign_leaf "$name" "$csr"
 	mv -f "$tmp/$name.crt" "$dir/$name.crt"
@@ -775,6 +876,7 @@ say_crl_renew() {
 cmd_revoke() {
 	no_option -H "$hosts" revoke "it only revokes"
 	no_option -f "$force" revoke "revoking twice is harmless without it"
+	no_option -F "$fp_given" revoke "it is for sign"
 	if [ $# -ne 1 ]; then
 		usage_error "revoke takes one NAME: $0 -d $dir revoke bob"
 	fi
@@ -819,6 +921,7 @@ cmd_revoke() {
 cmd_crl() {
 	no_option -H "$hosts" crl "it only signs the revocation list"
 	no_option -f "$force" crl "it never replaces anything but crl.pem"
+	no_option -F "$fp_given" crl "it is for sign"
 	if [ $# -ne 0 ]; then
 		usage_error "crl takes no names (revoke does): $0 -d $dir crl"
 	fi
@@ -837,14 +940,15 @@ cmd_crl() {
 
 # ---- dispatch ---------------------------------------------------------------
 
-# parse_opts reads -d, -H, -f and -h into dir, hosts and force; the caller
-# shifts by OPTIND - 1.
+# parse_opts reads -d, -H, -F, -f and -h into dir, hosts, fp_given and
+# force; the caller shifts by OPTIND - 1.
 parse_opts() {
 	OPTIND=1
-	while getopts :d:H:fh opt; do
+	while getopts :d:H:F:fh opt; do
 		case $opt in
 		d) dir=$OPTARG ;;
 		H) hosts="$hosts $OPTARG" ;;
+		F) fp_given=$OPTARG ;;
 		f) force=1 ;;
 		h)
 			usage
@@ -864,7 +968,9 @@ main() {
 
 	dir=certs
 	hosts=
+	fp_given=
 	force=
+	this_host= # set by issue only, which may make a CA
 	sub=issue
 	case ${1-} in
 	help | --help)

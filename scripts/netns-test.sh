@@ -9,13 +9,20 @@
 # IPv6; clients from another CA, without a certificate or with the wrong name
 # refused on both sides; the network mistakes (nobody listening, a firewall
 # that drops or rejects, an address nobody has), each by its exit code and
-# the line it prints; and, once reconnect exists (issue 4), a link taken down
-# mid-conversation. Then that its own cleanup holds on every way out.
+# the line it prints; once reconnect exists (issue 4), a link taken down
+# mid-conversation; and the host-name attack (issue 13): carol, with a
+# certificate that also names alice's host and addresses, at alice's
+# address, refused by bob's --peer alice both as dialer and as listener.
+# Then that its own cleanup holds on every way out.
 #
 # Containment: every address used (10.203.0.0/24, fd00:203::/64) exists only
 # inside the two namespaces, which have no default route and no link but the
 # veth pair between them; peerchat, openssl and nft run only inside them
 # (ip netns exec), so no packet of this test leaves them.
+#
+# Each host's processes run with that host's folder as HOME, XDG_CONFIG_HOME
+# and XDG_DATA_HOME under it, so that peerchat's history, contacts and
+# config land in this run's temp directory, never the real user's.
 #
 # Cleanup: one EXIT trap (INT, TERM and HUP exit through it) ends the
 # processes this run started, by their ids, deletes the namespaces this run
@@ -283,6 +290,10 @@ start() {
 			exec {fd}>&-
 		done
 		cd "$dir"
+		# The host's own home: history, contacts and config stay in $tmp.
+		# The certificates are in certs/ here, whatever peerchat's default.
+		export HOME=$PWD XDG_CONFIG_HOME=$PWD/.config XDG_DATA_HOME=$PWD/.local/share
+		export PEERCHAT_CERTS_DIR=certs
 		# ip netns exec execs the command, so $! is the command's PID.
 		exec ip netns exec "$ns" "$@"
 	) <"$stdin" >"$tmp/$name.out" 2>"$tmp/$name.err" &
@@ -459,6 +470,8 @@ done
 
 total_start=$(now_us)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peerchat-netns-$$.XXXXXX")
+# Any peerchat run outside start (dial --help) keeps its state here too.
+export XDG_CONFIG_HOME=$tmp/home/.config XDG_DATA_HOME=$tmp/home/.local/share
 
 begin "two hosts: namespaces, veth pair, addresses, certificates"
 for ns in "$ns_a" "$ns_b"; do
@@ -493,6 +506,13 @@ mkdir -p "$tmp/alice/certs" "$tmp/bob/certs" "$tmp/carol/certs"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/ca.key" "$tmp/ca/alice.crt" "$tmp/ca/alice.key" "$tmp/alice/certs/"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/bob.crt" "$tmp/ca/bob.key" "$tmp/bob/certs/"
 cp -p "$tmp/ca/ca.crt" "$tmp/ca/carol.crt" "$tmp/ca/carol.key" "$tmp/carol/certs/"
+# The host-name attack: the CA gives carol a certificate that also names
+# alice's host and addresses (as gen-certs once added the CA machine's host
+# name to every certificate). Only alice's peer name may pass for alice.
+# (carol's ordinary files are in $tmp/carol already; -f keeps the CA.)
+"$GEN_CERTS" -d "$tmp/ca" -f -H "alice $a4 $a6" carol 2>>"$tmp/gen-certs.err"
+mkdir -p "$tmp/carol-as-alice/certs"
+cp -p "$tmp/ca/ca.crt" "$tmp/ca/carol.crt" "$tmp/ca/carol.key" "$tmp/carol-as-alice/certs/"
 # The classic mistake: bob ran `make certs` on his own machine, so his
 # certificate comes from a CA of his own.
 "$GEN_CERTS" -d "$tmp/bob-own-ca/certs" bob 2>>"$tmp/gen-certs.err"
@@ -708,6 +728,48 @@ else
 	expect_transcript d4 "alice: alice 1: before the cut" "alice: alice 2: typed while the link was down"
 	ok
 fi
+
+# ---- the host-name attack (issue 13) --------------------------------------------------
+
+# stop NAME: ends a listener that is still waiting, by its id.
+stop() {
+	kill -TERM "${pid[$1]}" 2>/dev/null || true
+	wait_exit "$1"
+}
+
+# not_delivered NAME TEXT: TEXT never reached NAME's transcript.
+not_delivered() {
+	if grep -Fq -- "$2" "$tmp/$1.out"; then
+		fail "$1 received \"$2\", meant for someone else:\n$(cat "$tmp/$1.out")"
+	fi
+}
+
+begin "host names: carol, certified for alice's host, at alice's address; dial --peer alice"
+start hn-carol "$ns_a" "$tmp/carol-as-alice" "$PEERCHAT" listen --addr "$a4:$port" --name carol
+wait_for hn-carol err "^peerchat: listening on .* as carol "
+start hn-bob "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob --peer alice "$a4"
+send hn-bob "a secret for alice"
+close_input hn-bob
+expect_exit hn-bob 3
+expect_error hn-bob "^peerchat: .*$a4:$port.*\bcarol\b.*\balice\b"
+not_delivered hn-carol "a secret for alice"
+stop hn-carol
+ok
+
+begin "host names: carol, certified for alice's host, dials bob's listen --peer alice"
+start hn-listen "$ns_b" "$tmp/bob" "$PEERCHAT" listen --addr "$b4:$port" --name bob --peer alice
+wait_for hn-listen err "^peerchat: listening on .* as bob "
+start hn-dial "$ns_a" "$tmp/carol-as-alice" "$PEERCHAT" dial --name carol --peer bob "$b4"
+send hn-dial "a secret for bob, from carol posing as alice"
+close_input hn-dial
+expect_exit hn-dial 3
+expect_error hn-dial "^peerchat: bob \(at $b4:$port\) refused us: .*(\balice\b.*\bcarol\b|\bcarol\b.*\balice\b)"
+re="^peerchat: refused $a4:[0-9]+: .*\bcarol\b.*\balice\b"
+wait_for hn-listen err "$re"
+note "hn-listen: $(grep -E -- "$re" "$tmp/hn-listen.err" | tail -n 1)"
+not_delivered hn-listen "a secret for bob"
+stop hn-listen
+ok
 
 say "two-host test took $(since "$two_host_start") ($(since "$total_start") with setup)"
 
