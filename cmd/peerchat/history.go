@@ -299,7 +299,14 @@ const historyTime = "2006-01-02 15:04:05"
 
 // historyLine is r in the transcript format, with the date.
 func historyLine(r histRecord) string {
-	return fmt.Sprintf("[%s] %s: %s", r.Time.Local().Format(historyTime), sanitize(r.From), sanitize(r.Text))
+	prefix, text := historyParts(r)
+	return prefix + text
+}
+
+// historyParts is historyLine in two, the prefix "[DATE TIME] NAME: " and
+// the text, both sanitized: the chat screen indents under the text.
+func historyParts(r histRecord) (prefix, text string) {
+	return fmt.Sprintf("[%s] %s: ", r.Time.Local().Format(historyTime), sanitize(r.From)), sanitize(r.Text)
 }
 
 // parseSince reads --since: a date, a date and time (local), or a

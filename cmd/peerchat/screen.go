@@ -32,7 +32,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
 
@@ -112,7 +111,7 @@ type ownLine struct {
 type shownLine struct {
 	id   uint64 // own message waiting for its ✓, or 0
 	rows int
-	pre  []byte // for an own message: its bytes up to the mark
+	pre  []byte // for an own message: the bytes of its last row up to the mark
 }
 
 func newScreen(self, peerName string, width, height int, color, hidden bool) *screen {
@@ -161,6 +160,9 @@ func (sc *screen) appendTime(b []byte, t time.Time) []byte {
 	return append(b, ' ')
 }
 
+// timeCells is the width of appendTime's "HH:MM:SS ".
+const timeCells = len(transcriptTime) + 1
+
 // message shows a message from the peer.
 func (sc *screen) message(m *peer.Message) {
 	sc.above()
@@ -169,16 +171,16 @@ func (sc *screen) message(m *peer.Message) {
 		name = sanitize(m.From)
 		nameW = uniseg.StringWidth(name)
 	}
-	text := sanitize(m.Text)
-	b := sc.appendTime(sc.buf, m.Time)
-	b = append(b, sc.st.peer...)
-	b = append(b, name...)
-	b = append(b, sc.st.reset...)
-	b = append(b, ": "...)
-	b = append(b, text...)
-	sc.buf = append(b, "\r\n"...)
+	w := sc.startLine(sc.buf, timeCells+nameW+2)
+	w.b, w.col = sc.appendTime(w.b, m.Time), timeCells
+	w.style(sc.st.peer)
+	w.text(name)
+	w.style(sc.st.reset)
+	w.text(": ")
+	w.text(sanitize(m.Text))
+	sc.buf = w.end()
 	if len(sc.recent) > 0 { // rows matter only below a line awaiting its mark
-		sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+nameW+2, text, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -186,26 +188,27 @@ func (sc *screen) message(m *peer.Message) {
 func (sc *screen) own(m peer.Message) {
 	sc.above()
 	text := sanitize(m.Text)
-	start := len(sc.buf)
-	b := sc.appendTime(sc.buf, m.Time)
-	b = append(b, sc.st.self...)
-	b = append(b, sc.self...)
-	b = append(b, sc.st.reset...)
-	b = append(b, ": "...)
-	b = append(b, text...)
-	b = append(b, ' ')
-	pre := b[start:]
+	w := sc.startLine(sc.buf, timeCells+sc.selfW+2)
+	w.b, w.col = sc.appendTime(w.b, m.Time), timeCells
+	w.style(sc.st.self)
+	w.text(sc.self)
+	w.style(sc.st.reset)
+	w.text(": ")
+	w.text(text)
+	w.room(2) // the mark stays beside its space
+	w.text(" ")
+	pre := w.b[w.last:] // the last row, up to the mark: rewrite draws it again
 	delivered := m.ID <= sc.ackedUpTo
-	b = sc.appendMark(b, delivered)
-	sc.buf = append(b, "\r\n"...)
+	w.b = sc.appendMark(w.b, delivered)
+	sc.buf = w.end()
 	if delivered {
 		if len(sc.recent) > 0 {
-			sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+sc.selfW+2, text, 2)})
+			sc.track(shownLine{rows: w.rows})
 		}
 		return
 	}
 	sc.unacked = append(sc.unacked, ownLine{id: m.ID, sent: sc.now(), text: text})
-	sc.track(shownLine{id: m.ID, rows: sc.rowsOf(len(transcriptTime)+1+sc.selfW+2, text, 2), pre: append([]byte(nil), pre...)})
+	sc.track(shownLine{id: m.ID, rows: w.rows, pre: append([]byte(nil), pre...)})
 }
 
 func (sc *screen) appendMark(b []byte, delivered bool) []byte {
@@ -220,15 +223,18 @@ func (sc *screen) appendMark(b []byte, delivered bool) []byte {
 }
 
 // past shows a line from the history, dimmed: the conversation before
-// this one. line is already sanitized.
-func (sc *screen) past(line string) {
+// this one. prefix and text are already sanitized.
+func (sc *screen) past(prefix, text string) {
 	sc.above()
-	b := append(sc.buf, sc.st.time...)
-	b = append(b, line...)
-	b = append(b, sc.st.reset...)
-	sc.buf = append(b, "\r\n"...)
+	pw := uniseg.StringWidth(prefix)
+	w := sc.startLine(sc.buf, pw)
+	w.style(sc.st.time)
+	w.text(prefix)
+	w.text(text)
+	w.style(sc.st.reset)
+	sc.buf = w.end()
 	if len(sc.recent) > 0 {
-		sc.track(shownLine{rows: sc.rowsOf(0, line, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -236,20 +242,19 @@ func (sc *screen) past(line string) {
 func (sc *screen) notice(text string, isErr bool) {
 	sc.above()
 	text = sanitize(text)
-	b := sc.appendTime(sc.buf, sc.now())
-	mark := "-- "
+	mark, style := "-- ", sc.st.notice
 	if isErr {
-		b = append(b, sc.st.err...)
-		mark = "!! "
-	} else {
-		b = append(b, sc.st.notice...)
+		mark, style = "!! ", sc.st.err
 	}
-	b = append(b, mark...)
-	b = append(b, text...)
-	b = append(b, sc.st.reset...)
-	sc.buf = append(b, "\r\n"...)
+	w := sc.startLine(sc.buf, timeCells+len(mark))
+	w.b, w.col = sc.appendTime(w.b, sc.now()), timeCells
+	w.style(style)
+	w.text(mark)
+	w.text(text)
+	w.style(sc.st.reset)
+	sc.buf = w.end()
 	if len(sc.recent) > 0 {
-		sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+len(mark), text, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -293,11 +298,13 @@ func (sc *screen) rewrite(id uint64) bool {
 		if l.id != id {
 			continue
 		}
+		// The mark is on the line's last row.
+		last := up - l.rows + 1
 		b := append(sc.buf, '\r')
-		b = appendCSI(b, up, 'A')
+		b = appendCSI(b, last, 'A')
 		b = append(b, l.pre...)
 		b = sc.appendMark(b, true)
-		b = appendCSI(b, up-l.rows+1, 'B')
+		b = appendCSI(b, last, 'B')
 		sc.buf = append(b, '\r')
 		sc.dirty = true
 		l.id, l.pre = 0, nil
@@ -330,49 +337,6 @@ func (sc *screen) trim() {
 	if n > 0 {
 		sc.recent = append(sc.recent[:0], sc.recent[n:]...)
 	}
-}
-
-// rowsOf is how many rows a line takes: pre cells (ASCII and names),
-// then text, then post cells of ASCII. A wide character that does not fit
-// at the end of a row moves to the next one, as terminals do.
-func (sc *screen) rowsOf(pre int, text string, post int) int {
-	w := sc.width
-	if w < 2 {
-		return 1
-	}
-	if isASCII(text) {
-		return max(1, (pre+len(text)+post+w-1)/w)
-	}
-	rows, col := 1, 0
-	add := func(cw int) {
-		if col+cw > w {
-			rows++
-			col = 0
-		}
-		col += cw
-	}
-	for range pre {
-		add(1)
-	}
-	state := -1
-	for len(text) > 0 {
-		var cw int
-		_, text, cw, state = uniseg.FirstGraphemeClusterInString(text, state)
-		add(cw)
-	}
-	for range post {
-		add(1)
-	}
-	return rows
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // abbreviate cuts s to about n cells, marking the cut.

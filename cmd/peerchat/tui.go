@@ -426,7 +426,7 @@ func (c *ttyChat) showHistory(n int) {
 		return
 	}
 	for _, r := range c.rec.recent(n) {
-		c.sc.past(historyLine(r))
+		c.sc.past(historyParts(r))
 	}
 }
 
