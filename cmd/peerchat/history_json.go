@@ -69,4 +69,3 @@ func appendJSONEscape(b []byte, r rune) []byte {
 	}
 	return b
 }
-
