@@ -163,19 +163,22 @@ func (sc *screen) appendTime(b []byte, t time.Time) []byte {
 // timeCells is the width of appendTime's "HH:MM:SS ".
 const timeCells = len(transcriptTime) + 1
 
-// message shows a message from the peer.
-func (sc *screen) message(m *peer.Message) {
+// message shows a message from the peer, at the time it reached us,
+// with the sender's when its clock is off.
+func (sc *screen) message(m *incoming) {
 	sc.above()
 	name, nameW := sc.peer, sc.peerW
 	if m.From != sc.rawPeer {
 		name = sanitize(m.From)
 		nameW = uniseg.StringWidth(name)
 	}
-	w := sc.startLine(sc.buf, timeCells+nameW+2)
-	w.b, w.col = sc.appendTime(w.b, m.Time), timeCells
+	skew := skewMark(m.Time, m.At)
+	w := sc.startLine(sc.buf, timeCells+nameW+len(skew)+2)
+	w.b, w.col = sc.appendTime(w.b, m.At), timeCells
 	w.style(sc.st.peer)
 	w.text(name)
 	w.style(sc.st.reset)
+	w.text(skew)
 	w.text(": ")
 	w.text(sanitize(m.Text))
 	sc.buf = w.end()

@@ -48,8 +48,8 @@ func (ts *testScreen) typeKeys(s string) {
 	ts.dirty = true
 }
 
-func (ts *testScreen) msg(id uint64, text string) *peer.Message {
-	return &peer.Message{ID: id, Time: ts.now, Text: text, From: "alice"}
+func (ts *testScreen) msg(id uint64, text string) *incoming {
+	return &incoming{Message: &peer.Message{ID: id, Time: ts.now, Text: text, From: "alice"}, At: ts.now}
 }
 
 func TestScreenPrintsMessagesAboveTheDraft(t *testing.T) {
@@ -81,7 +81,7 @@ func TestScreenShowsHostileTextAsEscapes(t *testing.T) {
 		ts.screen = newScreen("bob", "ali\x1b[31mce\u202e", 200, 10, color, false)
 		ts.screen.now = func() time.Time { return ts.now }
 		hostile := "clear\x1b[2J title\x1b]0;pwned\x07 cr\rover rtl\u202eevil c1\u009b31m end"
-		ts.message(&peer.Message{ID: 1, Time: ts.now, Text: hostile, From: "ali\x1b[31mce\u202e"})
+		ts.message(&incoming{Message: &peer.Message{ID: 1, Time: ts.now, Text: hostile, From: "ali\x1b[31mce\u202e"}, At: ts.now})
 		ts.notice("refused "+"\x1b]0;x\x07", true)
 		ts.draw(t) // fails on any sequence the screen did not mean to send
 		want := `07:08:09 ali\x1b[31mce\u202e: clear\x1b[2J title\x1b]0;pwned\x07 cr\x0dover rtl\u202eevil c1\u009b31m end`
@@ -276,8 +276,9 @@ func BenchmarkRender(b *testing.B) {
 	})
 }
 
-func benchMessage() *peer.Message {
-	return &peer.Message{ID: 1, Time: time.Now(), Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}
+func benchMessage() *incoming {
+	now := time.Now()
+	return &incoming{Message: &peer.Message{ID: 1, Time: now, Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}, At: now}
 }
 
 // benchScreen is a 120×40 screen in colour with a draft being typed.
