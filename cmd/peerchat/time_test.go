@@ -71,7 +71,7 @@ func TestRecorderKeepsOrderAndFiltersByReceipt(t *testing.T) {
 	}{
 		{-2 * time.Hour, -90 * time.Minute, "early"},
 		{-30 * time.Hour, -10 * time.Minute, "backdated a day"}, // hidden from --since by the old code
-		{+5 * time.Hour, -5 * time.Minute, "from the future"},  // shown first by a sort on the sender's time
+		{+5 * time.Hour, -5 * time.Minute, "from the future"},   // shown first by a sort on the sender's time
 		{-time.Minute, -time.Minute + 20*time.Second, "on time"},
 	}
 	for i, l := range lines {
@@ -215,4 +215,3 @@ func TestAPeerWithItsClockBehindCannotBackdateLines(t *testing.T) {
 		t.Fatalf("history --since 1h: %q", got)
 	}
 }
-
