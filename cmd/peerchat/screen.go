@@ -16,15 +16,21 @@ package main
 //     apart without colour, colour (when on) only helps;
 //   - everything that reaches the bytes passes through sanitize, own text
 //     included, so nothing shown can move the cursor or change colours;
+//   - a line longer than a row is wrapped by the screen, each row after
+//     the first indented under the text (screen_wrap.go), so a peer's
+//     text never starts a row;
+//   - the time is when a message reached us, by our clock; the sender's
+//     is shown beside it only when it is more than a minute off;
 //   - the input line never wraps (editor.render), so the cursor row is
 //     always the input row.
 //
 // Delivery marks: an own message is shown with a pending mark, ⋅, when it
 // is sent, and the mark becomes ✓ when the peer acknowledges it, rewritten
-// in place if the line is still on the screen: the screen keeps the row
-// count of the lines printed since that message (recent), which tells how
-// far up it is, and forgets them on a resize, since the terminal may have
-// reflowed them. A message acknowledged after it left that region is
+// in place, on the line's last row, if the line is still on the screen:
+// the screen keeps the row count of the lines printed since that message
+// (recent), exact since it breaks the rows itself, which tells how far up
+// it is, and forgets them on a resize, since the terminal may have
+// reflowed them; lines printed after a resize wrap at the new width. A message acknowledged after it left that region is
 // reported by a notice if that took longer than lateDelivery; a quick
 // acknowledgement of a line out of view is not worth a line of its own.
 
@@ -120,7 +126,7 @@ func newScreen(self, peerName string, width, height int, color, hidden bool) *sc
 		sc.st = colorStyles
 	}
 	sc.self, sc.peer, sc.rawPeer = sanitize(self), sanitize(peerName), peerName
-	sc.selfW, sc.peerW = uniseg.StringWidth(sc.self), uniseg.StringWidth(sc.peer)
+	sc.selfW, sc.peerW = cells(sc.self), cells(sc.peer)
 	p := "> "
 	if hidden {
 		p = "(input hidden) > "
@@ -170,7 +176,7 @@ func (sc *screen) message(m *incoming) {
 	name, nameW := sc.peer, sc.peerW
 	if m.From != sc.rawPeer {
 		name = sanitize(m.From)
-		nameW = uniseg.StringWidth(name)
+		nameW = cells(name)
 	}
 	skew := skewMark(m.Time, m.At)
 	w := sc.startLine(sc.buf, timeCells+nameW+len(skew)+2)
@@ -229,7 +235,7 @@ func (sc *screen) appendMark(b []byte, delivered bool) []byte {
 // this one. prefix and text are already sanitized.
 func (sc *screen) past(prefix, text string) {
 	sc.above()
-	pw := uniseg.StringWidth(prefix)
+	pw := cells(prefix)
 	w := sc.startLine(sc.buf, pw)
 	w.style(sc.st.time)
 	w.text(prefix)
@@ -343,8 +349,9 @@ func (sc *screen) trim() {
 }
 
 // abbreviate cuts s to about n cells, marking the cut.
+// Cells are counted as the wrapping counts them (cells).
 func abbreviate(s string, n int) string {
-	if uniseg.StringWidth(s) <= n {
+	if cells(s) <= n {
 		return s
 	}
 	w, out, state := 0, s, -1
@@ -352,6 +359,7 @@ func abbreviate(s string, n int) string {
 		var c string
 		var cw int
 		c, rest, cw, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		cw = clusterCells(c, cw)
 		if w+cw > n-1 {
 			out = s[:len(s)-len(rest)-len(c)]
 			break

@@ -561,3 +561,17 @@ func TestScreenWrapsAtTheNewWidthAfterAResize(t *testing.T) {
 		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestScreenStatusLineOfEmojiSequencesStaysOneRow: a file name of emoji
+// sequences, which a terminal may draw as their parts, is cut to fit
+// one row as the terminal draws it, or the region would take two.
+func TestScreenStatusLineOfEmojiSequencesStaysOneRow(t *testing.T) {
+	ts := newTestScreen(t, 10, 20, false)
+	ts.setStatus([]string{"↓ #1 " + strings.Repeat("👩\u200d💻", 10)})
+	ts.message(ts.msg(1, "hi"))
+	ts.draw(t)
+	want := "07:08:09 alice: hi\n↓ #1 👩\u200d💻👩\u200d💻👩\u200d💻…\n>"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -123,6 +123,21 @@ func clusterCells(c string, cw int) int {
 	return max(cw, sum)
 }
 
+// cells is how many cells s takes, counted as text counts them.
+func cells(s string) int {
+	if isASCII(s) {
+		return len(s)
+	}
+	n, state := 0, -1
+	for len(s) > 0 {
+		var c string
+		var cw int
+		c, s, cw, state = uniseg.FirstGraphemeClusterInString(s, state)
+		n += clusterCells(c, cw)
+	}
+	return n
+}
+
 // end ends the line's last row.
 func (w *wrapped) end() []byte { return append(w.b, "\r\n"...) }
 
