@@ -91,7 +91,7 @@ func scanRune(s string, i int, prev rune) (n int, r rune, esc bool) {
 		if next == utf8.RuneError && size <= 1 { // the end, or not UTF-8
 			return n, r, true
 		}
-		return n, r, !(visible(prev) && visible(next) && !unicode.Is(unicode.M, next))
+		return n, r, !(visible(prev) && visible(next))
 	}
 	return n, r, escapeRune(r)
 }
