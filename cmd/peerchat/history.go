@@ -118,7 +118,7 @@ func (r *recorder) off(err error) {
 }
 
 // received queues a message from the peer; commit before showing it.
-func (r *recorder) received(m *peer.Message) {
+func (r *recorder) received(m *incoming) {
 	if r == nil {
 		return
 	}
@@ -129,7 +129,7 @@ func (r *recorder) received(m *peer.Message) {
 	}
 	r.queue = append(r.queue, histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
 		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
-		Time: m.Time, Received: time.Now(), Text: m.Text})
+		Time: m.Time, Received: m.At, Text: m.Text})
 }
 
 // sent queues a message of ours, not yet delivered unless acknowledged.
@@ -299,7 +299,20 @@ const historyTime = "2006-01-02 15:04:05"
 
 // historyLine is r in the transcript format, with the date.
 func historyLine(r histRecord) string {
-	return fmt.Sprintf("[%s] %s: %s", r.Time.Local().Format(historyTime), sanitize(r.From), sanitize(r.Text))
+	prefix, text := historyParts(r)
+	return prefix + text
+}
+
+// historyParts is historyLine in two, the prefix "[DATE TIME] NAME: " and
+// the text, both sanitized: the chat screen indents under the text. The
+// time is ours, when the line was received or sent; the sender's is
+// shown beside it only when its clock was off (skewMark).
+func historyParts(r histRecord) (prefix, text string) {
+	skew := ""
+	if r.Direction == "in" {
+		skew = skewMark(r.Time, r.Received)
+	}
+	return fmt.Sprintf("[%s] %s%s: ", r.Received.Local().Format(historyTime), sanitize(r.From), skew), sanitize(r.Text)
 }
 
 // parseSince reads --since: a date, a date and time (local), or a

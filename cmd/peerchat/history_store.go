@@ -20,6 +20,9 @@ package main
 //     when searched rather than on every insert, which finds any
 //     substring of 3 or more characters in any script (unicode61 would not
 //     split Chinese into words); shorter queries fall back to LIKE;
+//   - time is ours: the order, and --since, go by when a message reached
+//     us (recv_at); the sender's clock (sent_at) is kept, but it is the
+//     peer's word;
 //   - the schema version is PRAGMA user_version, and migrations run in
 //     order inside one transaction.
 
@@ -62,6 +65,10 @@ var migrations = []string{
 	CREATE VIRTUAL TABLE messages_fts USING fts5 (text, content='messages', content_rowid='id', tokenize='trigram');
 	CREATE TABLE fts_state (indexed_upto INTEGER NOT NULL);
 	INSERT INTO fts_state VALUES (0);`,
+	// --since goes by our clock, not the sender's, which a peer could
+	// set to backdate a line or hide it.
+	`DROP INDEX messages_time;
+	CREATE INDEX messages_recv ON messages (recv_at);`,
 }
 
 // historyStore is an open history database.
@@ -175,8 +182,8 @@ type histRecord struct {
 	Peer        string    `json:"peer"`
 	Fingerprint string    `json:"fingerprint"`
 	From        string    `json:"from"`
-	Time        time.Time `json:"time"`
-	Received    time.Time `json:"received"`
+	Time        time.Time `json:"time"`     // the sender's clock
+	Received    time.Time `json:"received"` // ours, when stored: what is shown
 	Text        string    `json:"text"`
 	Delivered   bool      `json:"delivered"`
 }
@@ -221,7 +228,7 @@ func historyErr(path string, err error) error {
 // histQuery selects messages; zero fields select everything.
 type histQuery struct {
 	Peer  string
-	Since time.Time
+	Since time.Time // received since, by our clock
 	Grep  string
 	Last  int // only the last so many (0: all)
 }
@@ -235,7 +242,7 @@ func (st *historyStore) find(q histQuery) ([]histRecord, error) {
 		args = append(args, q.Peer)
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "m.sent_at >= ?")
+		where = append(where, "m.recv_at >= ?")
 		args = append(args, q.Since.UnixNano())
 	}
 	if q.Grep != "" {
@@ -257,8 +264,8 @@ func (st *historyStore) find(q histQuery) ([]histRecord, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	// Stored order is the order things happened here; the sender's clock
-	// may disagree with ours.
+	// Stored order is the order things happened here, by our clock; the
+	// sender's may disagree with ours.
 	if q.Last > 0 {
 		query += " ORDER BY m.id DESC LIMIT ?"
 		args = append(args, q.Last)

@@ -43,7 +43,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 				readErr = err // read by the printer once events is closed
 				return
 			}
-			events <- ev
+			events <- arrived(ev, time.Now())
 		}
 	}()
 	go func() {
@@ -64,7 +64,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 				}
 			}
 			for _, ev := range batch {
-				if m, ok := ev.(*peer.Message); ok {
+				if m, ok := ev.(*incoming); ok {
 					rec.received(m)
 				} else {
 					rec.event(ev)
@@ -74,7 +74,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 			// that was shown.
 			rec.commit()
 			for _, ev := range batch {
-				if m, ok := ev.(*peer.Message); ok {
+				if m, ok := ev.(*incoming); ok {
 					u.message(m)
 				} else if text, ok := connectionNotice(ev, peerName); ok {
 					u.notice("%s", text)

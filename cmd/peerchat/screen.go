@@ -16,15 +16,21 @@ package main
 //     apart without colour, colour (when on) only helps;
 //   - everything that reaches the bytes passes through sanitize, own text
 //     included, so nothing shown can move the cursor or change colours;
+//   - a line longer than a row is wrapped by the screen, each row after
+//     the first indented under the text (screen_wrap.go), so a peer's
+//     text never starts a row;
+//   - the time is when a message reached us, by our clock; the sender's
+//     is shown beside it only when it is more than a minute off;
 //   - the input line never wraps (editor.render), so the cursor row is
 //     always the input row.
 //
 // Delivery marks: an own message is shown with a pending mark, ⋅, when it
 // is sent, and the mark becomes ✓ when the peer acknowledges it, rewritten
-// in place if the line is still on the screen: the screen keeps the row
-// count of the lines printed since that message (recent), which tells how
-// far up it is, and forgets them on a resize, since the terminal may have
-// reflowed them. A message acknowledged after it left that region is
+// in place, on the line's last row, if the line is still on the screen:
+// the screen keeps the row count of the lines printed since that message
+// (recent), exact since it breaks the rows itself, which tells how far up
+// it is, and forgets them on a resize, since the terminal may have
+// reflowed them; lines printed after a resize wrap at the new width. A message acknowledged after it left that region is
 // reported by a notice if that took longer than lateDelivery; a quick
 // acknowledgement of a line out of view is not worth a line of its own.
 
@@ -32,7 +38,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
 
@@ -112,7 +117,7 @@ type ownLine struct {
 type shownLine struct {
 	id   uint64 // own message waiting for its ✓, or 0
 	rows int
-	pre  []byte // for an own message: its bytes up to the mark
+	pre  []byte // for an own message: the bytes of its last row up to the mark
 }
 
 func newScreen(self, peerName string, width, height int, color, hidden bool) *screen {
@@ -121,7 +126,7 @@ func newScreen(self, peerName string, width, height int, color, hidden bool) *sc
 		sc.st = colorStyles
 	}
 	sc.self, sc.peer, sc.rawPeer = sanitize(self), sanitize(peerName), peerName
-	sc.selfW, sc.peerW = uniseg.StringWidth(sc.self), uniseg.StringWidth(sc.peer)
+	sc.selfW, sc.peerW = cells(sc.self), cells(sc.peer)
 	p := "> "
 	if hidden {
 		p = "(input hidden) > "
@@ -161,24 +166,30 @@ func (sc *screen) appendTime(b []byte, t time.Time) []byte {
 	return append(b, ' ')
 }
 
-// message shows a message from the peer.
-func (sc *screen) message(m *peer.Message) {
+// timeCells is the width of appendTime's "HH:MM:SS ".
+const timeCells = len(transcriptTime) + 1
+
+// message shows a message from the peer, at the time it reached us,
+// with the sender's when its clock is off.
+func (sc *screen) message(m *incoming) {
 	sc.above()
 	name, nameW := sc.peer, sc.peerW
 	if m.From != sc.rawPeer {
 		name = sanitize(m.From)
-		nameW = uniseg.StringWidth(name)
+		nameW = cells(name)
 	}
-	text := sanitize(m.Text)
-	b := sc.appendTime(sc.buf, m.Time)
-	b = append(b, sc.st.peer...)
-	b = append(b, name...)
-	b = append(b, sc.st.reset...)
-	b = append(b, ": "...)
-	b = append(b, text...)
-	sc.buf = append(b, "\r\n"...)
+	skew := skewMark(m.Time, m.At)
+	w := sc.startLine(sc.buf, timeCells+nameW+len(skew)+2)
+	w.b, w.col = sc.appendTime(w.b, m.At), timeCells
+	w.style(sc.st.peer)
+	w.text(name)
+	w.style(sc.st.reset)
+	w.text(skew)
+	w.text(": ")
+	w.text(sanitize(m.Text))
+	sc.buf = w.end()
 	if len(sc.recent) > 0 { // rows matter only below a line awaiting its mark
-		sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+nameW+2, text, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -186,26 +197,27 @@ func (sc *screen) message(m *peer.Message) {
 func (sc *screen) own(m peer.Message) {
 	sc.above()
 	text := sanitize(m.Text)
-	start := len(sc.buf)
-	b := sc.appendTime(sc.buf, m.Time)
-	b = append(b, sc.st.self...)
-	b = append(b, sc.self...)
-	b = append(b, sc.st.reset...)
-	b = append(b, ": "...)
-	b = append(b, text...)
-	b = append(b, ' ')
-	pre := b[start:]
+	w := sc.startLine(sc.buf, timeCells+sc.selfW+2)
+	w.b, w.col = sc.appendTime(w.b, m.Time), timeCells
+	w.style(sc.st.self)
+	w.text(sc.self)
+	w.style(sc.st.reset)
+	w.text(": ")
+	w.text(text)
+	w.room(2) // the mark stays beside its space
+	w.text(" ")
+	pre := w.b[w.last:] // the last row, up to the mark: rewrite draws it again
 	delivered := m.ID <= sc.ackedUpTo
-	b = sc.appendMark(b, delivered)
-	sc.buf = append(b, "\r\n"...)
+	w.b = sc.appendMark(w.b, delivered)
+	sc.buf = w.end()
 	if delivered {
 		if len(sc.recent) > 0 {
-			sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+sc.selfW+2, text, 2)})
+			sc.track(shownLine{rows: w.rows})
 		}
 		return
 	}
 	sc.unacked = append(sc.unacked, ownLine{id: m.ID, sent: sc.now(), text: text})
-	sc.track(shownLine{id: m.ID, rows: sc.rowsOf(len(transcriptTime)+1+sc.selfW+2, text, 2), pre: append([]byte(nil), pre...)})
+	sc.track(shownLine{id: m.ID, rows: w.rows, pre: append([]byte(nil), pre...)})
 }
 
 func (sc *screen) appendMark(b []byte, delivered bool) []byte {
@@ -220,15 +232,18 @@ func (sc *screen) appendMark(b []byte, delivered bool) []byte {
 }
 
 // past shows a line from the history, dimmed: the conversation before
-// this one. line is already sanitized.
-func (sc *screen) past(line string) {
+// this one. prefix and text are already sanitized.
+func (sc *screen) past(prefix, text string) {
 	sc.above()
-	b := append(sc.buf, sc.st.time...)
-	b = append(b, line...)
-	b = append(b, sc.st.reset...)
-	sc.buf = append(b, "\r\n"...)
+	pw := cells(prefix)
+	w := sc.startLine(sc.buf, pw)
+	w.style(sc.st.time)
+	w.text(prefix)
+	w.text(text)
+	w.style(sc.st.reset)
+	sc.buf = w.end()
 	if len(sc.recent) > 0 {
-		sc.track(shownLine{rows: sc.rowsOf(0, line, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -236,20 +251,19 @@ func (sc *screen) past(line string) {
 func (sc *screen) notice(text string, isErr bool) {
 	sc.above()
 	text = sanitize(text)
-	b := sc.appendTime(sc.buf, sc.now())
-	mark := "-- "
+	mark, style := "-- ", sc.st.notice
 	if isErr {
-		b = append(b, sc.st.err...)
-		mark = "!! "
-	} else {
-		b = append(b, sc.st.notice...)
+		mark, style = "!! ", sc.st.err
 	}
-	b = append(b, mark...)
-	b = append(b, text...)
-	b = append(b, sc.st.reset...)
-	sc.buf = append(b, "\r\n"...)
+	w := sc.startLine(sc.buf, timeCells+len(mark))
+	w.b, w.col = sc.appendTime(w.b, sc.now()), timeCells
+	w.style(style)
+	w.text(mark)
+	w.text(text)
+	w.style(sc.st.reset)
+	sc.buf = w.end()
 	if len(sc.recent) > 0 {
-		sc.track(shownLine{rows: sc.rowsOf(len(transcriptTime)+1+len(mark), text, 0)})
+		sc.track(shownLine{rows: w.rows})
 	}
 }
 
@@ -293,11 +307,13 @@ func (sc *screen) rewrite(id uint64) bool {
 		if l.id != id {
 			continue
 		}
+		// The mark is on the line's last row.
+		last := up - l.rows + 1
 		b := append(sc.buf, '\r')
-		b = appendCSI(b, up, 'A')
+		b = appendCSI(b, last, 'A')
 		b = append(b, l.pre...)
 		b = sc.appendMark(b, true)
-		b = appendCSI(b, up-l.rows+1, 'B')
+		b = appendCSI(b, last, 'B')
 		sc.buf = append(b, '\r')
 		sc.dirty = true
 		l.id, l.pre = 0, nil
@@ -332,52 +348,10 @@ func (sc *screen) trim() {
 	}
 }
 
-// rowsOf is how many rows a line takes: pre cells (ASCII and names),
-// then text, then post cells of ASCII. A wide character that does not fit
-// at the end of a row moves to the next one, as terminals do.
-func (sc *screen) rowsOf(pre int, text string, post int) int {
-	w := sc.width
-	if w < 2 {
-		return 1
-	}
-	if isASCII(text) {
-		return max(1, (pre+len(text)+post+w-1)/w)
-	}
-	rows, col := 1, 0
-	add := func(cw int) {
-		if col+cw > w {
-			rows++
-			col = 0
-		}
-		col += cw
-	}
-	for range pre {
-		add(1)
-	}
-	state := -1
-	for len(text) > 0 {
-		var cw int
-		_, text, cw, state = uniseg.FirstGraphemeClusterInString(text, state)
-		add(cw)
-	}
-	for range post {
-		add(1)
-	}
-	return rows
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
 // abbreviate cuts s to about n cells, marking the cut.
+// Cells are counted as the wrapping counts them (cells).
 func abbreviate(s string, n int) string {
-	if uniseg.StringWidth(s) <= n {
+	if cells(s) <= n {
 		return s
 	}
 	w, out, state := 0, s, -1
@@ -385,6 +359,7 @@ func abbreviate(s string, n int) string {
 		var c string
 		var cw int
 		c, rest, cw, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		cw = clusterCells(c, cw)
 		if w+cw > n-1 {
 			out = s[:len(s)-len(rest)-len(c)]
 			break

@@ -48,8 +48,8 @@ func (ts *testScreen) typeKeys(s string) {
 	ts.dirty = true
 }
 
-func (ts *testScreen) msg(id uint64, text string) *peer.Message {
-	return &peer.Message{ID: id, Time: ts.now, Text: text, From: "alice"}
+func (ts *testScreen) msg(id uint64, text string) *incoming {
+	return &incoming{Message: &peer.Message{ID: id, Time: ts.now, Text: text, From: "alice"}, At: ts.now}
 }
 
 func TestScreenPrintsMessagesAboveTheDraft(t *testing.T) {
@@ -81,7 +81,7 @@ func TestScreenShowsHostileTextAsEscapes(t *testing.T) {
 		ts.screen = newScreen("bob", "ali\x1b[31mce\u202e", 200, 10, color, false)
 		ts.screen.now = func() time.Time { return ts.now }
 		hostile := "clear\x1b[2J title\x1b]0;pwned\x07 cr\rover rtl\u202eevil c1\u009b31m end"
-		ts.message(&peer.Message{ID: 1, Time: ts.now, Text: hostile, From: "ali\x1b[31mce\u202e"})
+		ts.message(&incoming{Message: &peer.Message{ID: 1, Time: ts.now, Text: hostile, From: "ali\x1b[31mce\u202e"}, At: ts.now})
 		ts.notice("refused "+"\x1b]0;x\x07", true)
 		ts.draw(t) // fails on any sequence the screen did not mean to send
 		want := `07:08:09 ali\x1b[31mce\u202e: clear\x1b[2J title\x1b]0;pwned\x07 cr\x0dover rtl\u202eevil c1\u009b31m end`
@@ -150,7 +150,7 @@ func TestScreenTurnsPendingMarkIntoDeliveredInPlace(t *testing.T) {
 	want := []string{
 		"07:08:09 bob: first ⋅",
 		"07:08:09 bob: a longer line th",
-		"at wraps over two rows ⋅",
+		"    at wraps over two rows ⋅", // 30 columns: the narrow indent
 		"07:08:09 alice: in between",
 		"07:08:09 bob: third ⋅",
 		"> draft",
@@ -168,7 +168,7 @@ func TestScreenTurnsPendingMarkIntoDeliveredInPlace(t *testing.T) {
 	ts.delivered(2)
 	ts.draw(t)
 	want[0] = "07:08:09 bob: first ✓"
-	want[2] = "at wraps over two rows ✓"
+	want[2] = "    at wraps over two rows ✓"
 	check("two delivered")
 	ts.delivered(3)
 	ts.draw(t)
@@ -220,36 +220,6 @@ func TestScreenForgetsRowsOnResize(t *testing.T) {
 	ts.draw(t)
 	if got := ts.vt.row(ts.vt.r - 1); got != "07:08:09 bob: hello ⋅" {
 		t.Fatalf("after a resize the line was rewritten: %q", got)
-	}
-}
-
-func TestScreenRowsOfWideText(t *testing.T) {
-	sc := newScreen("bob", "alice", 10, 24, false, false)
-	tests := []struct {
-		pre  int
-		text string
-		post int
-		rows int
-	}{
-		{0, "", 0, 1},
-		{0, "0123456789", 0, 1},
-		{0, "0123456789a", 0, 2},
-		{9, "字", 0, 2},          // does not fit in the last cell: next row
-		{8, "字", 0, 1},          // exactly fits
-		{0, "字字字字字", 1, 2},      // 10 cells, then one more
-		{1, "字字字字字", 0, 2},      // the fifth moves down
-		{0, "字字字字字字字字字字", 0, 2}, // 20 cells
-	}
-	for _, tt := range tests {
-		if got := sc.rowsOf(tt.pre, tt.text, tt.post); got != tt.rows {
-			t.Errorf("rowsOf(%d, %q, %d) = %d, want %d", tt.pre, tt.text, tt.post, got, tt.rows)
-		}
-		// The emulator agrees.
-		v := newVT(5, 10)
-		v.Write([]byte(strings.Repeat("x", tt.pre) + tt.text + strings.Repeat("y", tt.post) + "\r\n"))
-		if v.r != tt.rows {
-			t.Errorf("the emulator puts %d+%q+%d on %d rows, rowsOf says %d", tt.pre, tt.text, tt.post, v.r, tt.rows)
-		}
 	}
 }
 
@@ -306,8 +276,9 @@ func BenchmarkRender(b *testing.B) {
 	})
 }
 
-func benchMessage() *peer.Message {
-	return &peer.Message{ID: 1, Time: time.Now(), Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}
+func benchMessage() *incoming {
+	now := time.Now()
+	return &incoming{Message: &peer.Message{ID: 1, Time: now, Text: "the quick brown fox jumps over the lazy dog, 0123456789", From: "alice"}, At: now}
 }
 
 // benchScreen is a 120×40 screen in colour with a draft being typed.
@@ -446,5 +417,161 @@ func TestScreenStatusRegionFollowsResizeAndRedraw(t *testing.T) {
 	}
 	if ts.vt.cursorCol() != 7 {
 		t.Fatalf("cursor at column %d, not after the draft", ts.vt.cursorCol())
+	}
+}
+
+// clockName is a row that begins as a conversation line does.
+var clockName = regexp.MustCompile(`^\d\d:\d\d:\d\d [^ ]+: `)
+
+// TestScreenWrapSpoofIsIndented: a peer pads its message with spaces to
+// the end of the row and writes what looks like a line of ours after
+// them. Every row after a line's first is indented, so the only rows that
+// start with a time and a name are the screen's own.
+func TestScreenWrapSpoofIsIndented(t *testing.T) {
+	for _, cols := range []int{80, 40, 24} {
+		ts := newTestScreen(t, 10, cols, false)
+		pre := len("07:08:09 alice: ok")
+		spoof := "ok" + strings.Repeat(" ", cols-pre) + "14:03:07 bob: yes, wire it ✓"
+		ts.message(ts.msg(1, spoof))
+		ts.draw(t)
+		lines := ts.vt.lines()
+		if len(lines) < 3 || !strings.HasPrefix(lines[0], "07:08:09 alice: ok") {
+			t.Fatalf("%d columns: screen:\n%s", cols, strings.Join(lines, "\n"))
+		}
+		for _, l := range lines[1 : len(lines)-1] {
+			if clockName.MatchString(l) || !strings.HasPrefix(l, " ") {
+				t.Errorf("%d columns: row %q starts at the margin: the peer wrote a line of its own\n%s", cols, l, strings.Join(lines, "\n"))
+			}
+		}
+		indent := strings.Repeat(" ", hangingIndent(cols, len("07:08:09 alice: ")))
+		if !slicesContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, indent+"14:03:07 bob: yes") }) {
+			t.Errorf("%d columns: the spoof is not under the text, indented %d:\n%s", cols, len(indent), strings.Join(lines, "\n"))
+		}
+	}
+}
+
+func TestWrapByCells(t *testing.T) {
+	tests := []struct {
+		name          string
+		width, indent int
+		col           int // where the text starts
+		text          string
+		rows          []string
+	}{
+		{"fits", 10, 2, 0, "0123456789", []string{"0123456789"}},
+		{"one more", 10, 2, 0, "0123456789a", []string{"0123456789", "  a"}},
+		{"after a prefix", 10, 4, 4, "abcdefghij", []string{"abcdef", "    ghij"}},
+		{"wide at the edge", 10, 2, 0, "012345678字", []string{"012345678", "  字"}},
+		{"wide fits", 10, 2, 0, "01234567字", []string{"01234567字"}},
+		{"wide only", 10, 2, 0, "字字字字字字", []string{"字字字字字", "  字"}},
+		{"combining stays", 10, 2, 0, "012345678e\u0301x", []string{"012345678e\u0301", "  x"}},
+		{"flag whole", 10, 2, 0, "012345678🇫🇷", []string{"012345678", "  🇫🇷"}},
+		// A ZWJ sequence counts as its parts side by side (4 cells),
+		// never less than the terminal may draw.
+		{"zwj sequence", 10, 2, 0, "012345👩\u200d💻x", []string{"012345👩\u200d💻", "  x"}},
+		{"zwj sequence moves whole", 10, 2, 0, "0123456👩\u200d💻", []string{"0123456", "  👩\u200d💻"}},
+		{"scotland", 10, 2, 0, "012345678🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", []string{"012345678", "  🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"}},
+		{"too narrow to indent", 1, 0, 0, "abc", []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		w := wrapped{width: tt.width, indent: tt.indent, col: tt.col, rows: 1}
+		w.text(tt.text)
+		got := strings.Split(string(w.b), "\r\n")
+		if strings.Join(got, "|") != strings.Join(tt.rows, "|") || w.rows != len(tt.rows) {
+			t.Errorf("%s: rows %q (%d), want %q", tt.name, got, w.rows, tt.rows)
+			continue
+		}
+		// The emulator, which draws each character in its own cells,
+		// never wraps a row on its own: the row count is exact.
+		v := newVT(10, tt.width)
+		v.Write(append([]byte(strings.Repeat("x", tt.col)), w.end()...))
+		if v.r != len(tt.rows) {
+			t.Errorf("%s: the emulator drew %d rows, the wrapper counted %d", tt.name, v.r, len(tt.rows))
+		}
+	}
+}
+
+func TestHangingIndent(t *testing.T) {
+	for _, tt := range []struct{ width, pre, want int }{
+		{80, 16, 16}, {36, 16, 16}, {35, 16, 4}, {30, 14, 4}, {6, 16, 3}, {1, 16, 0},
+	} {
+		if got := hangingIndent(tt.width, tt.pre); got != tt.want {
+			t.Errorf("hangingIndent(%d, %d) = %d, want %d", tt.width, tt.pre, got, tt.want)
+		}
+	}
+}
+
+// TestScreenMarkLandsOnItsRowPastInvisibleText: own messages full of
+// characters that draw in more or fewer cells than they seem (zero-width
+// and format characters, emoji sequences a terminal may draw as their
+// parts) wrap over several rows, and their ✓ is written on the right one.
+func TestScreenMarkLandsOnItsRowPastInvisibleText(t *testing.T) {
+	ts := newTestScreen(t, 20, 30, false)
+	tricky := strings.Repeat("👩\u200d💻", 5) + "\u200b\u200b\u00ad\U000e0041" + strings.Repeat("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 3) + " end"
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: tricky, From: "bob"})
+	ts.own(peer.Message{ID: 2, Time: ts.now, Text: "second", From: "bob"})
+	ts.message(ts.msg(1, strings.Repeat("👨\u200d👩\u200d👧", 6)))
+	ts.own(peer.Message{ID: 3, Time: ts.now, Text: "third", From: "bob"})
+	ts.draw(t)
+	before := ts.vt.lines()
+	ts.delivered(3)
+	ts.draw(t)
+	after := ts.vt.lines()
+	if len(before) != len(after) {
+		t.Fatalf("the rewrite changed the number of rows:\n%s", strings.Join(after, "\n"))
+	}
+	for i := range before {
+		want := strings.ReplaceAll(before[i], "⋅", "✓")
+		if after[i] != want {
+			t.Errorf("row %d is %q, want %q\nscreen:\n%s", i, after[i], want, strings.Join(after, "\n"))
+		}
+	}
+	if n := strings.Count(strings.Join(after, "\n"), "✓"); n != 3 {
+		t.Errorf("%d marks ✓, want 3:\n%s", n, strings.Join(after, "\n"))
+	}
+	if strings.Contains(strings.Join(after, "\n"), "\u200b") {
+		t.Errorf("a zero-width space reached the screen")
+	}
+}
+
+// TestScreenWrapsAtTheNewWidthAfterAResize: rows already drawn stay as
+// they are; what comes after wraps at the new width, and marks of lines
+// drawn since are found.
+func TestScreenWrapsAtTheNewWidthAfterAResize(t *testing.T) {
+	ts := newTestScreen(t, 12, 60, false)
+	ts.message(ts.msg(1, strings.Repeat("a", 50)))
+	ts.draw(t)
+	ts.vt.resize(12, 40)
+	ts.resize(40, 12)
+	ts.own(peer.Message{ID: 1, Time: ts.now, Text: strings.Repeat("b", 50), From: "bob"})
+	ts.message(ts.msg(2, strings.Repeat("c", 30)))
+	ts.draw(t)
+	ts.delivered(1)
+	ts.draw(t)
+	want := []string{
+		"07:08:09 alice: " + strings.Repeat("a", 24), // 44 at 60 columns, cut by the emulator as by xterm
+		strings.Repeat(" ", 16) + strings.Repeat("a", 6),
+		"07:08:09 bob: " + strings.Repeat("b", 26),
+		strings.Repeat(" ", 14) + strings.Repeat("b", 24) + " ✓",
+		"07:08:09 alice: " + strings.Repeat("c", 24),
+		strings.Repeat(" ", 16) + strings.Repeat("c", 6),
+		">",
+	}
+	if got := ts.vt.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("screen:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestScreenStatusLineOfEmojiSequencesStaysOneRow: a file name of emoji
+// sequences, which a terminal may draw as their parts, is cut to fit
+// one row as the terminal draws it, or the region would take two.
+func TestScreenStatusLineOfEmojiSequencesStaysOneRow(t *testing.T) {
+	ts := newTestScreen(t, 10, 20, false)
+	ts.setStatus([]string{"↓ #1 " + strings.Repeat("👩\u200d💻", 10)})
+	ts.message(ts.msg(1, "hi"))
+	ts.draw(t)
+	want := "07:08:09 alice: hi\n↓ #1 👩\u200d💻👩\u200d💻👩\u200d💻…\n>"
+	if got := strings.Join(ts.vt.lines(), "\n"); got != want {
+		t.Fatalf("screen:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -83,7 +83,7 @@ func sendAction(c *cli.Context, u *ui) error {
 				ended <- err
 				return
 			}
-			if m, ok := ev.(*peer.Message); ok {
+			if m, ok := arrived(ev, time.Now()).(*incoming); ok {
 				u.message(m)
 			} else if text, ok := connectionNotice(ev, peerName); ok {
 				u.notice("%s", text)

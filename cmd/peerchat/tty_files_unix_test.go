@@ -251,7 +251,7 @@ func TestTTYSendsBetweenTwoScreens(t *testing.T) {
 
 	bob.typeKeys("/help\r")
 	help := []byte("/send PATH send a file; /accept [ID] or /reject [ID] answer a file offered; /cancel [ID] stop a file being sent or received;")
-	bob.waitScreen("the file commands in /help", func(*vt) bool { return bytes.Contains(bob.raw.Bytes(), help) })
+	bob.waitScreen("the file commands in /help", func(*vt) bool { return bytes.Contains(unwrap(bob.raw.Bytes()), help) })
 
 	// A refusal reaches the sender's screen with the reason.
 	d, _ := writeRandom(t, srcDir, "d.txt", 1<<10)

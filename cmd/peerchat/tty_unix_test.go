@@ -201,6 +201,12 @@ func (p *ttyProc) waitRow(re string) {
 	})
 }
 
+// unwrap joins the rows the chat screen wrapped a line into: a row break
+// followed by a hanging indent.
+func unwrap(raw []byte) []byte {
+	return regexp.MustCompile(`\r\n +`).ReplaceAll(raw, nil)
+}
+
 func slicesContainsFunc(lines []string, f func(string) bool) bool {
 	for _, l := range lines {
 		if f(l) {
@@ -336,6 +342,29 @@ func TestTTYShowsHostileTextAsEscapes(t *testing.T) {
 	bob.mu.Unlock()
 	if len(odd) > 0 {
 		t.Errorf("sequences the chat screen never sends reached the terminal: %q", odd)
+	}
+}
+
+// TestTTYWrapSpoofIsIndented: alice pads a message with spaces to the
+// end of bob's row and writes what looks like a line of bob's after
+// them. On bob's screen it stays under her text, indented: no row starts
+// with a time and "bob:", since bob sent nothing.
+func TestTTYWrapSpoofIsIndented(t *testing.T) {
+	alice, bob := chatPair(t, []string{"NO_COLOR=1"})
+	pad := strings.Repeat(" ", 120-len("14:03:07 alice: ok"))
+	alice.send("ok" + pad + "14:03:07 bob: yes, wire it ✓")
+	bob.waitRow(`yes, wire it ✓$`)
+	bob.mu.Lock()
+	lines := bob.vt.lines()
+	bob.mu.Unlock()
+	t.Logf("bob's screen:\n%s", strings.Join(lines, "\n"))
+	for _, l := range lines {
+		if regexp.MustCompile(`^` + clock + ` bob: `).MatchString(l) {
+			t.Errorf("row %q shows a line bob never sent", l)
+		}
+	}
+	if !slicesContainsFunc(lines, regexp.MustCompile(`^ {16}14:03:07 bob: yes, wire it ✓$`).MatchString) {
+		t.Errorf("the rest of alice's message is not indented under her text")
 	}
 }
 

@@ -158,7 +158,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 				ended <- err
 				return
 			}
-			events <- ev // the loop reads events until the session ends
+			events <- arrived(ev, time.Now()) // the loop reads events until the session ends
 		}
 	}()
 
@@ -426,7 +426,7 @@ func (c *ttyChat) showHistory(n int) {
 		return
 	}
 	for _, r := range c.rec.recent(n) {
-		c.sc.past(historyLine(r))
+		c.sc.past(historyParts(r))
 	}
 }
 
@@ -480,7 +480,7 @@ func issuerName(c *x509.Certificate) string {
 // ignored.
 func (c *ttyChat) event(ev peer.Event) {
 	switch ev := ev.(type) {
-	case *peer.Message:
+	case *incoming:
 		// Recorded before shown: a kill -9 cannot lose a line that is
 		// on the screen.
 		c.rec.received(ev)

@@ -24,15 +24,52 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/term"
 
 	"peerchat/peer"
 )
 
-// transcriptTime is how a message's time is shown: the sender's clock,
-// in the local time zone.
+// transcriptTime is how a message's time is shown: when it reached us,
+// by our clock, in the local time zone.
 const transcriptTime = "15:04:05"
+
+// incoming is a message from the peer with the time it reached us, by our
+// clock: what is shown, ordered and filtered by (history --since). The
+// sender's clock, Message.Time, is the peer's word: it could backdate a
+// line or hide it from --since. It is kept in the history, and shown only
+// beside ours when the two differ by more than clockSkew.
+type incoming struct {
+	*peer.Message
+	At time.Time
+}
+
+// arrived stamps a message from s.Next with now; other events pass.
+func arrived(ev peer.Event, now time.Time) peer.Event {
+	if m, ok := ev.(*peer.Message); ok {
+		return &incoming{Message: m, At: now}
+	}
+	return ev
+}
+
+// clockSkew is how far the sender's clock may be from ours before a line
+// shows it: more than network delays and clocks kept by NTP differ by.
+const clockSkew = time.Minute
+
+// skewMark is " (sent 09:12:55)", the sender's time, when it is more
+// than clockSkew from at (with the date when that differs too), or "".
+func skewMark(sent, at time.Time) string {
+	if d := sent.Sub(at); d <= clockSkew && d >= -clockSkew {
+		return ""
+	}
+	layout := transcriptTime
+	sy, sm, sd := sent.Local().Date()
+	if ay, am, ad := at.Local().Date(); sy != ay || sm != am || sd != ad {
+		layout = historyTime
+	}
+	return " (sent " + sent.Local().Format(layout) + ")"
+}
 
 type ui struct {
 	mu     sync.Mutex
@@ -112,8 +149,8 @@ func (u *ui) report(format string, args ...any) {
 }
 
 // message prints one line of the transcript on stdout.
-func (u *ui) message(m *peer.Message) {
-	line := fmt.Sprintf("[%s] %s: %s\n", m.Time.Local().Format(transcriptTime), sanitize(m.From), sanitize(m.Text))
+func (u *ui) message(m *incoming) {
+	line := fmt.Sprintf("[%s] %s%s: %s\n", m.At.Local().Format(transcriptTime), sanitize(m.From), skewMark(m.Time, m.At), sanitize(m.Text))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	// stdout and stderr are often the same terminal: the line would
