@@ -195,11 +195,15 @@ type PeerInfo struct {
 	TLS tls.ConnectionState
 }
 
-func newPeerInfo(st tls.ConnectionState, addr net.Addr) PeerInfo {
+// newPeerInfo describes the peer of a connection whose handshake id
+// completed.
+func newPeerInfo(st tls.ConnectionState, addr net.Addr, id *Identity) PeerInfo {
 	leaf := st.PeerCertificates[0]
+	fp := Fingerprint(leaf)
 	return PeerInfo{
 		Name:        certName(leaf),
-		Fingerprint: Fingerprint(leaf),
+		Fingerprint: fp,
+		SafetyCode:  SafetyCode(Fingerprint(id.Leaf), fp),
 		Addr:        addr,
 		Cert:        leaf,
 		TLS:         st,

@@ -50,7 +50,7 @@ func TestRevocationAndPinning(t *testing.T) {
 				return peer.Config{Identity: w.alice}, peer.Config{Identity: withCRL(t, w.bobF, crl)}
 			},
 			dialErr:   "the listener at ADDR is alice, whose certificate (serial SERIAL_ALICE) is revoked by DIR/crl.pem since ",
-			listenErr: "bob: your certificate (alice, serial SERIAL_ALICE) is revoked by bob's revocation list since ",
+			listenErr: "bob refused us: your certificate (alice, serial SERIAL_ALICE) is revoked by bob's revocation list since ",
 		},
 		{
 			name: "both sides hold a list that revokes someone else",
@@ -78,7 +78,7 @@ func TestRevocationAndPinning(t *testing.T) {
 				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PeerFingerprints: []string{w.fpCarol}}
 			},
 			dialErr:   "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not FP_CAROL as --peer-fingerprint demands; if alice has a new certificate, compare its fingerprint",
-			listenErr: "bob: only certificate fingerprint FP_CAROL is accepted, and yours (alice) is FP_ALICE; compare fingerprints with bob by voice",
+			listenErr: "bob refused us: only certificate fingerprint FP_CAROL is accepted, and yours (alice) is FP_ALICE; compare fingerprints with bob by voice",
 		},
 		{
 			name: "listener pins several, the client among them",
