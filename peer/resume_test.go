@@ -469,6 +469,9 @@ func TestDialerRestartResumesTheConversation(t *testing.T) {
 	}
 	bw := watch(t, ds2, sig)
 	waitUntil(t, sig, "the new bob to get alice's message", func() bool { return bw.received() == 1 })
+	// Bob can receive before alice's watcher has taken its Reconnected
+	// event from Next: wait for the event rather than race for it.
+	waitUntil(t, sig, "alice to report the reconnection", func() bool { return aw.reconnects() > 0 })
 	evs, _ := eventsOf[peer.Reconnected](aw)
 	if len(evs) != 1 || !evs[0].PeerRestarted {
 		t.Errorf("alice's Reconnected events: %+v, want one with the peer restarted", evs)
