@@ -51,8 +51,10 @@ type Config struct {
 	Identity *Identity
 
 	// Peer, when set, is the identity the other side must prove: its
-	// certificate must be valid for this name. A dialer checks it instead
-	// of the dialed host; a listener refuses every other client.
+	// peer name (the certificate's subject CN, see PeerInfo.Name) must be
+	// exactly this; host names in its SANs do not count. A dialer checks
+	// it instead of the dialed host; a listener refuses every other
+	// client. A refusal is a TrustError with Reason ReasonNameMismatch.
 	Peer string
 
 	// PeerFingerprints, when set, pins the other side's certificate: it
