@@ -197,8 +197,8 @@ type PeerInfo struct {
 	TLS tls.ConnectionState
 }
 
-// newPeerInfo describes the peer of a connection whose handshake id
-// completed.
+// newPeerInfo describes the other side of a completed handshake; id is
+// this side's identity, the other half of the safety code.
 func newPeerInfo(st tls.ConnectionState, addr net.Addr, id *Identity) PeerInfo {
 	leaf := st.PeerCertificates[0]
 	fp := Fingerprint(leaf)

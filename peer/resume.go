@@ -338,8 +338,10 @@ func (s *Session) dialerHello(theirs hello, info PeerInfo) (hello, error) {
 	defer s.mu.Unlock()
 	hostport := s.dial.hostport
 	if s.attached && info.Name != s.peer.Name {
-		return ours, trustErrorf(nil, "if "+info.Name+" is who you want to talk to now, start a new chat",
+		te := trustErrorf(nil, "if "+info.Name+" is who you want to talk to now, start a new chat",
 			"the listener at %s is now %s, not %s; the conversation with %s cannot resume there", hostport, info.Name, s.peer.Name, s.peer.Name)
+		te.Reason, te.PeerName, te.Fingerprint, te.Want = ReasonNameMismatch, info.Name, info.Fingerprint, []string{s.peer.Name}
+		return ours, te
 	}
 	if s.attached && info.Fingerprint != s.fp {
 		// The same name with another certificate: a re-issued

@@ -607,13 +607,14 @@ func TestTrustFailureOnReconnectEnds(t *testing.T) {
 		// alice's place.
 		restart func(t *testing.T, alice, mallory *peer.Identity) peer.Config
 		want    string
+		reason  peer.TrustReason
 	}{
 		{"someone else listens there now", func(t *testing.T, alice, mallory *peer.Identity) peer.Config {
 			return peer.Config{Identity: mallory}
-		}, "is now mallory, not alice; the conversation with alice cannot resume there"},
+		}, "is now mallory, not alice; the conversation with alice cannot resume there", peer.ReasonNameMismatch},
 		{"the listener now refuses us", func(t *testing.T, alice, mallory *peer.Identity) peer.Config {
 			return peer.Config{Identity: alice, Peer: "carol"}
-		}, "refused us: alice accepts only carol, and the peer name in your certificate is bob"},
+		}, "refused us: alice accepts only carol, and the peer name in your certificate is bob", peer.ReasonRefusedByPeer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -637,6 +638,9 @@ func TestTrustFailureOnReconnectEnds(t *testing.T) {
 			te := wantErrorAs[*peer.TrustError](t, err)
 			if !strings.Contains(te.Error(), tt.want) {
 				t.Errorf("got %v\nwant it to contain %s", te, tt.want)
+			}
+			if te.Reason != tt.reason {
+				t.Errorf("Reason %d, want %d", te.Reason, tt.reason)
 			}
 			if n := bw.attempts(); n != 1 {
 				t.Errorf("%d attempts, want 1: a trust failure is final", n)
