@@ -107,3 +107,39 @@ func TestSafetyCodeIsTheSameOnBothSides(t *testing.T) {
 		t.Errorf("alice–carol prints alice–bob's code %s", ab1)
 	}
 }
+
+// TestReconnectionToAnotherCertificateEndsTheChat: alice's peerchat dies
+// and comes back with a re-issued certificate of the same name. Bob's
+// peerchat does not resume the conversation with it: what he typed
+// meanwhile is not delivered, he exits 3, and both sides say why.
+func TestReconnectionToAnotherCertificateEndsTheChat(t *testing.T) {
+	pki := peertest.NewPKI(t)
+	old := peertest.Cert(t, pki.Issue(t, peertest.Leaf{Name: "alice"}).Cert)
+	pki.Issue(t, peertest.Leaf{Name: "bob"})
+	env := isolatedEnv(t)
+	l1 := startEnv(t, env, "listen", "--addr", "127.0.0.1:0", "--certs-dir", pki.Dir, "--name", "alice")
+	addr := l1.waitLine(`listening on (\S+) as`)[1]
+	d := startEnv(t, env, "dial", "--certs-dir", pki.Dir, "--name", "bob", "--heartbeat", "100ms", addr)
+	d.waitLine("connected to alice")
+	l1.waitLine("connected to bob")
+	l1.cmd.Process.Kill()
+	l1.wait()
+	d.waitLine(`^peerchat: lost the connection to alice: `)
+	d.send("for the alice I checked")
+
+	renewed := peertest.Cert(t, pki.Issue(t, peertest.Leaf{Name: "alice"}).Cert)
+	oldFP, newFP := peer.Fingerprint(old), peer.Fingerprint(renewed)
+	l2 := startEnv(t, env, "listen", "--addr", addr, "--certs-dir", pki.Dir, "--name", "alice")
+	if code := d.wait(); code != exitTrust {
+		t.Errorf("dialer exited %d, want %d", code, exitTrust)
+	}
+	want := "peerchat: the listener at " + addr + " is alice with another certificate (fingerprint " + newFP + ") than the one this conversation began with (" + oldFP + "); the conversation cannot resume, and has ended; if alice re-issued its certificate, compare the new fingerprint with alice by voice, then dial again for a new conversation"
+	if last := lastLine(d.stderr()); last != want {
+		t.Errorf("dialer's last line:\n  %s\nwant:\n  %s", last, want)
+	}
+	d.waitLine(`^peerchat: not delivered to alice: \[\d\d:\d\d:\d\d\] for the alice I checked$`)
+	l2.waitLine(`^peerchat: refused 127\.0\.0\.1:\d+: ` + regexp.QuoteMeta("bob refused us: bob's conversation began with another certificate of alice (fingerprint "+oldFP+"), and yours is "+newFP+": a conversation resumes only with the certificate it began with") + `$`)
+	if strings.Contains(l2.out(), "for the alice I checked") || strings.Contains(l2.stderr(), "connected to bob") {
+		t.Errorf("the re-issued alice got the conversation:\n%s\n%s", l2.stderr(), l2.out())
+	}
+}
