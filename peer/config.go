@@ -51,8 +51,10 @@ type Config struct {
 	Identity *Identity
 
 	// Peer, when set, is the identity the other side must prove: its
-	// certificate must be valid for this name. A dialer checks it instead
-	// of the dialed host; a listener refuses every other client.
+	// peer name (the certificate's subject CN, see PeerInfo.Name) must be
+	// exactly this; host names in its SANs do not count. A dialer checks
+	// it instead of the dialed host; a listener refuses every other
+	// client. A refusal is a TrustError with Reason ReasonNameMismatch.
 	Peer string
 
 	// PeerFingerprints, when set, pins the other side's certificate: it
@@ -195,11 +197,15 @@ type PeerInfo struct {
 	TLS tls.ConnectionState
 }
 
-func newPeerInfo(st tls.ConnectionState, addr net.Addr) PeerInfo {
+// newPeerInfo describes the other side of a completed handshake; id is
+// this side's identity, the other half of the safety code.
+func newPeerInfo(st tls.ConnectionState, addr net.Addr, id *Identity) PeerInfo {
 	leaf := st.PeerCertificates[0]
+	fp := Fingerprint(leaf)
 	return PeerInfo{
 		Name:        certName(leaf),
-		Fingerprint: Fingerprint(leaf),
+		Fingerprint: fp,
+		SafetyCode:  SafetyCode(Fingerprint(id.Leaf), fp),
 		Addr:        addr,
 		Cert:        leaf,
 		TLS:         st,

@@ -32,9 +32,13 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// With a peer name to require, that name is the identity, checked
+	// by vetPeer; the host names in a certificate do not prove it.
+	// Without one, the listener's certificate must be valid for the host
+	// we dialed.
 	serverName := host
 	if cfg.Peer != "" {
-		serverName = cfg.Peer
+		serverName = ""
 	}
 	d := &redialer{hostport: hostport, serverName: serverName, cfg: cfg}
 	s := newSession(cfg, cfg.Identity.Name, d, nil)
@@ -84,7 +88,7 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 		return fail(explainServerHandshake(err, d.hostport, d.serverName, cfg))
 	}
 	st := conn.ConnectionState()
-	// Revocation and pinning first, as the listener does.
+	// Revocation, the peer name and pinning first, as the listener does.
 	if reason, err := cfg.vetPeer(st.PeerCertificates[0], d.hostport); err != nil {
 		conn.Write(appendErrorFrame(nil, codeRefused, reason)) // tell the listener why
 		return fail(err)
@@ -92,7 +96,7 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 	if st.NegotiatedProtocol != ALPN {
 		return fail(fmt.Errorf("%s is not a peerchat listener (it did not agree to ALPN %q); check the address and port", d.hostport, ALPN))
 	}
-	info = newPeerInfo(st, raw.RemoteAddr())
+	info = newPeerInfo(st, raw.RemoteAddr(), cfg.Identity)
 	fr := newFrameReader(conn)
 	theirs, err = readHello(fr)
 	if err != nil {
@@ -107,7 +111,11 @@ func (d *redialer) connect(ctx context.Context, answer func(theirs hello, info P
 		// Tell the listener why we leave, for its log.
 		var pe *ProtocolError
 		var te *TrustError
+		var rf *trustRefusal
 		switch {
+		case errors.As(err, &rf):
+			conn.Write(appendErrorFrame(nil, codeRefused, rf.reason))
+			err = rf.err
 		case errors.As(err, &pe):
 			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
 		case errors.As(err, &te):

@@ -8,8 +8,12 @@
 // Both present a certificate signed by the same local CA and both verify the
 // other's: the connection is TLS 1.3 only, with client certificates required
 // and verified, and the ALPN protocol "peerchat/1". The name a peer is known
-// by is the name its verified certificate proves (see [PeerInfo]), never
-// anything it says about itself.
+// by is its peer name, the subject name of its verified certificate (see
+// [PeerInfo]), never anything it says about itself. [Config.Peer] is held
+// to that name exactly; the host names in a certificate answer only "is
+// this the host I dialed?", for a dialer with no peer name to require.
+// Both sides show a safety code for the pair of certificates
+// ([SafetyCode], [PeerInfo].SafetyCode), the same on both ends.
 //
 // # Trust beyond the CA
 //
@@ -17,8 +21,10 @@
 // [LoadIdentity] refuses a bundle with its first problem. After the TLS
 // handshake each side also vets the other's certificate against what a CA
 // signature cannot say: the CA's revocation list ([RevocationList], loaded
-// with the Identity) and the pinned fingerprints of Config.PeerFingerprints.
-// A refusal is sent as an error frame, so the refused side can say why.
+// with the Identity), the peer name, and the pinned fingerprints of
+// Config.PeerFingerprints and Config.PinFor. A refusal is sent as an error
+// frame, so the refused side can say why; each side's error is a
+// [*TrustError] whose Reason tells the checks apart.
 //
 // # Hostile traffic
 //
@@ -118,9 +124,12 @@
 // A dialer that comes back with the same conversation id while the
 // listener still believes its old connection is up replaces it at once: a
 // peer that reconnects knows better than a watchdog that its old
-// connection is dead. A reconnection must reach the certificate name of
-// the first connection: a listener now proving another name is a
-// [*TrustError], and the conversation ends.
+// connection is dead. A conversation resumes only with the certificate it
+// began with (the same fingerprint), checked on both sides: a listener
+// keeping a conversation refuses another certificate, even of the same
+// name, and a dialer that reaches another name or another certificate
+// refuses to resume; both are a [*TrustError] (ReasonCertificateChanged
+// on the side that refused), and the dialer's conversation ends.
 //
 // # Files
 //

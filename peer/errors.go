@@ -120,7 +120,7 @@ func (e *RemoteError) asError() error {
 	case codeProtocol:
 		return &ProtocolError{Reason: e.Reason, Remote: true}
 	case codeRefused:
-		return &TrustError{Msg: e.Reason, Err: e}
+		return &TrustError{Reason: ReasonRefusedByPeer, Msg: e.Reason, Err: e}
 	}
 	return e
 }

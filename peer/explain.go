@@ -53,11 +53,9 @@ func explainServerHandshake(err error, hostport, serverName string, cfg Config) 
 			return trustErrorf(err, "both sides need certificates from the same CA: use the ca.crt that issued theirs (--ca), or issue both from one `make certs`",
 				"the listener at %s (%s) has a certificate not signed by our CA %s", hostport, name, cfg.Identity.Files.CA)
 		case errors.As(err, &host):
-			hint := "pass --peer " + name + " if " + name + " is who you meant to reach"
-			if cfg.Peer == "" {
-				return trustErrorf(err, hint, "the listener at %s is %s, not valid for %q", hostport, describeNames(c), serverName)
-			}
-			return trustErrorf(err, hint, "the listener at %s is %s, not %q as --peer demands", hostport, describeNames(c), serverName)
+			// Only without --peer: with it, no host name is checked.
+			return trustErrorf(err, "pass --peer "+name+" if "+name+" is who you meant to reach",
+				"the listener at %s is %s, not valid for %q", hostport, describeNames(c), serverName)
 		case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 			if time.Now().Before(c.NotBefore) {
 				return trustErrorf(err, "check both machines' clocks", "the certificate of %s (listener at %s) is not valid until %s", name, hostport, c.NotBefore.Format(time.DateOnly))
@@ -102,18 +100,18 @@ func explainRefusal(err error, hostport, name string, cfg Config) error {
 	if alert, ok := remoteAlert(err); ok {
 		switch alert {
 		case "unknown certificate authority":
-			return trustErrorf(err, "both sides need certificates from the same CA: copy the listener's ca.crt and have it issue yours (scripts/gen-certs.sh), or use one `make certs` for both",
-				"%s does not trust our certificate %s: it was issued by a CA the listener does not know", who, ours)
+			return refusedBy(trustErrorf(err, "both sides need certificates from the same CA: copy the listener's ca.crt and have it issue yours (scripts/gen-certs.sh), or use one `make certs` for both",
+				"%s does not trust our certificate %s: it was issued by a CA the listener does not know", who, ours))
 		case "expired certificate":
-			return trustErrorf(err, "renew it with `scripts/gen-certs.sh -f "+self+"` and check both machines' clocks",
-				"%s says our certificate %s has expired", who, ours)
+			return refusedBy(trustErrorf(err, "renew it with `scripts/gen-certs.sh -f "+self+"` and check both machines' clocks",
+				"%s says our certificate %s has expired", who, ours))
 		case "revoked certificate":
-			return trustErrorf(err, "ask the CA's owner for a new certificate", "%s says our certificate %s has been revoked", who, ours)
+			return refusedBy(trustErrorf(err, "ask the CA's owner for a new certificate", "%s says our certificate %s has been revoked", who, ours))
 		case "bad certificate", "unsupported certificate", "unknown certificate":
-			return trustErrorf(err, "check it with `peerchat certs check` or `openssl verify -CAfile "+cfg.Identity.Files.CA+" "+ours+"`",
-				"%s refused our certificate %s (%s)", who, ours, alert)
+			return refusedBy(trustErrorf(err, "check it with `peerchat certs check` or `openssl verify -CAfile "+cfg.Identity.Files.CA+" "+ours+"`",
+				"%s refused our certificate %s (%s)", who, ours, alert))
 		case "certificate required":
-			return trustErrorf(err, "", "%s says we sent no certificate", who)
+			return refusedBy(trustErrorf(err, "", "%s says we sent no certificate", who))
 		}
 		return fmt.Errorf("%s ended the connection: %s: %w", who, alert, err)
 	}
@@ -123,7 +121,7 @@ func explainRefusal(err error, hostport, name string, cfg Config) error {
 	}
 	var te *TrustError
 	if errors.As(err, &te) {
-		return trustErrorf(err, "", "%s refused us: %s", who, te.Msg)
+		return refusedBy(trustErrorf(err, "", "%s refused us: %s", who, te.Msg))
 	}
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
@@ -136,6 +134,12 @@ func explainRefusal(err error, hostport, name string, cfg Config) error {
 		return &netError{fmt.Sprintf("%s closed the connection before greeting us; its output says why", who), err}
 	}
 	return fmt.Errorf("%s: %w", who, err)
+}
+
+// refusedBy marks te as the other side's refusal of us.
+func refusedBy(te *TrustError) *TrustError {
+	te.Reason = ReasonRefusedByPeer
+	return te
 }
 
 // explainClientHandshake explains, on the listener, why a client's

@@ -174,10 +174,15 @@ func (id *Identity) serverConfig() *tls.Config {
 	}
 }
 
-// clientConfig is the dialer's TLS configuration; serverName is the name
-// the listener's certificate must be valid for.
+// clientConfig is the dialer's TLS configuration. serverName, when set,
+// is the host the listener's certificate must be valid for (the dialed
+// host). Empty, the chain is verified the same way, against the CA,
+// its validity dates and key usage, but no host name is checked:
+// Config.Peer is then the identity, and vetPeer compares it with the
+// certificate's peer name after the handshake, where a refusal can be
+// explained to the other side in an error frame.
 func (id *Identity) clientConfig(serverName string) *tls.Config {
-	return &tls.Config{
+	c := &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		RootCAs:    id.roots,
 		ServerName: serverName,
@@ -190,4 +195,34 @@ func (id *Identity) clientConfig(serverName string) *tls.Config {
 			return &id.cert, nil
 		},
 	}
+	if serverName == "" {
+		// crypto/tls checks a host name whenever it verifies, so it
+		// must not verify; verifyChain does all of it but the host.
+		c.InsecureSkipVerify = true
+		c.VerifyConnection = id.verifyChain
+	}
+	return c
+}
+
+// verifyChain is what crypto/tls verifies of a listener's certificate
+// but for the host name: signed by our CA, valid now, and for server
+// authentication. Its error is the one crypto/tls would return, so that
+// explainServerHandshake explains both paths alike.
+func (id *Identity) verifyChain(cs tls.ConnectionState) error {
+	certs := cs.PeerCertificates
+	if len(certs) == 0 {
+		return errors.New("tls: the listener sent no certificate")
+	}
+	opts := x509.VerifyOptions{
+		Roots:         id.roots,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
 }

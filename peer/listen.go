@@ -158,8 +158,9 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 		return
 	}
 	st := conn.ConnectionState()
-	// Revocation and pinning come before everything else: a revoked
-	// certificate is the news, whatever else the client got wrong.
+	// Revocation, the peer name and pinning come before everything
+	// else: a revoked certificate is the news, whatever else the client
+	// got wrong.
 	if reason, err := l.cfg.vetPeer(st.PeerCertificates[0], ""); err != nil {
 		conn.Write(appendErrorFrame(nil, codeRefused, reason))
 		conn.Close()
@@ -171,22 +172,26 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 		l.reject(addr, fmt.Errorf("not a peerchat client (it did not ask for ALPN %q)", ALPN))
 		return
 	}
-	info := newPeerInfo(st, addr)
+	info := newPeerInfo(st, addr, l.cfg.Identity)
 	refuse := func(code errorCode, reason string, err error) {
 		conn.Write(appendErrorFrame(nil, code, reason))
 		conn.Close()
 		l.reject(addr, err)
 	}
-	if l.cfg.Peer != "" {
-		if err := info.Cert.VerifyHostname(l.cfg.Peer); err != nil {
+	mode, held := l.claim(info.Fingerprint)
+	if mode == modeBusy && held != nil {
+		if was := held.Peer(); was.Name == info.Name && was.Fingerprint != info.Fingerprint {
+			// The same name with another certificate: a re-issued
+			// certificate, or someone else's. It never takes over a
+			// conversation begun with the other one.
 			refuse(codeRefused,
-				fmt.Sprintf("%s accepts only %q, and your certificate is for %s; ask %s to listen with --peer %s", l.self, l.cfg.Peer, info.Name, l.self, info.Name),
-				&TrustError{Msg: fmt.Sprintf("refused %s: certificate is for %s, not %q", info.Name, describeNames(info.Cert), l.cfg.Peer),
-					Hint: "to chat with " + info.Name + ", listen with --peer " + info.Name, Err: err})
+				fmt.Sprintf("%s keeps a conversation that began with another certificate of %s (fingerprint %s), and yours is %s: a conversation resumes only with the certificate it began with; dial again once it has ended", l.self, info.Name, was.Fingerprint, info.Fingerprint),
+				&TrustError{Reason: ReasonCertificateChanged, PeerName: info.Name, Fingerprint: info.Fingerprint, Want: []string{was.Fingerprint},
+					Msg:  fmt.Sprintf("%s came back with another certificate (fingerprint %s) than the one this conversation began with (%s); it cannot resume the conversation", info.Name, info.Fingerprint, was.Fingerprint),
+					Hint: "if " + info.Name + " re-issued its certificate, compare the new fingerprint with " + info.Name + " by voice; a new conversation can start once this one has ended"})
 			return
 		}
 	}
-	mode, held := l.claim(info.Fingerprint)
 	if mode == modeBusy {
 		refuse(codeBusy, fmt.Sprintf("%s is busy in another chat; try again later", l.self),
 			fmt.Errorf("refused %s: %w", info.Name, ErrBusy))
@@ -207,7 +212,13 @@ func (l *Listener) handshake(raw net.Conn, t *ticket) {
 			conn.Write(appendErrorFrame(nil, codeProtocol, pe.Reason))
 		}
 		conn.Close()
-		l.reject(addr, fmt.Errorf("%s: %w", info.Name, err))
+		var te *TrustError
+		if errors.As(err, &te) && te.Reason == ReasonRefusedByPeer {
+			err = &TrustError{Reason: ReasonRefusedByPeer, Msg: fmt.Sprintf("%s refused us: %s", info.Name, te.Msg), Err: err}
+		} else {
+			err = fmt.Errorf("%s: %w", info.Name, err)
+		}
+		l.reject(addr, err)
 		return
 	}
 	info.HelloName, info.Software = theirs.Name, theirs.Software
@@ -239,7 +250,8 @@ const (
 
 // claim decides what a client with certificate fingerprint fp may do: a
 // new conversation if none holds the listener (claiming it meanwhile), a
-// resumption if the conversation is this certificate's, else nothing.
+// resumption if the conversation is this certificate's, else nothing;
+// held is the conversation that holds the listener, if any.
 func (l *Listener) claim(fp string) (mode int, held *Session) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -249,7 +261,7 @@ func (l *Listener) claim(fp string) (mode int, held *Session) {
 	case l.conv != nil && l.conv.fingerprint() == fp:
 		return modeResume, l.conv
 	case l.conv != nil || l.claimed:
-		return modeBusy, nil
+		return modeBusy, l.conv
 	}
 	l.claimed = true
 	return modeNew, nil

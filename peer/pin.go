@@ -82,13 +82,20 @@ func (c Config) pins() []string {
 }
 
 // vetPeer checks what the CA's signature cannot say about the other side's
-// verified certificate: that the CA has not revoked it, and that it is one
-// of the pinned ones. It returns this side's error, and the reason to send
-// the other side in an error frame so that it can say why it was refused.
-// hostport is the listener's address when we dialed it, "" when we listen.
+// verified certificate: that the CA has not revoked it, that its peer name
+// is Config.Peer, and that it is one of the pinned ones (PeerFingerprints,
+// and PinFor's pins for its name). It returns this side's error, a
+// *TrustError, and the reason to send the other side in an error frame so
+// that it can say why it was refused. hostport is the listener's address
+// when we dialed it, "" when we listen.
 func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string, err error) {
-	name := certName(cert)
+	name, fp := certName(cert), Fingerprint(cert)
 	self := c.Identity.Name
+	refuse := func(r TrustReason, want []string, hint, format string, args ...any) *TrustError {
+		te := trustErrorf(nil, hint, format, args...)
+		te.Reason, te.PeerName, te.Fingerprint, te.Want = r, name, fp, want
+		return te
+	}
 	if at, ok := c.Identity.CRL.Revoked(cert); ok {
 		serial, since := Serial(cert.SerialNumber), at.Format(time.DateOnly)
 		whose := name + "'s"
@@ -96,23 +103,73 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 			whose = fmt.Sprintf("the listener at %s is %s, whose", hostport, name)
 		}
 		return fmt.Sprintf("your certificate (%s, serial %s) is revoked by %s's revocation list since %s; ask the CA's owner for a new certificate", name, serial, self, since),
-			trustErrorf(nil, "revoked means its key was reported lost or stolen: do not chat with it; "+name+" needs a new certificate",
+			refuse(ReasonRevoked, nil, "revoked means its key was reported lost or stolen: do not chat with it; "+name+" needs a new certificate",
 				"%s certificate (serial %s) is revoked by %s since %s", whose, serial, c.Identity.CRL.Path, since)
 	}
-	pins := c.pins()
-	if len(pins) == 0 {
-		return "", nil
+	// The peer name is the certificate's subject name and nothing else:
+	// the host names in its SANs say where it may listen, not who it is.
+	if c.Peer != "" && name != c.Peer {
+		note := ""
+		if slices.ContainsFunc(CertNames(cert), func(n string) bool { return strings.EqualFold(n, c.Peer) }) {
+			note = fmt.Sprintf(" (the host name %s in it does not count)", c.Peer)
+		}
+		want := []string{c.Peer}
+		if hostport != "" {
+			return fmt.Sprintf("%s dialed %s, and the peer name in your certificate is %s%s", self, c.Peer, name, note),
+				refuse(ReasonNameMismatch, want, "if "+name+" is who you meant to reach, pass --peer "+name,
+					"the listener at %s is %s, not %s: the peer name in its certificate is %s%s", hostport, name, c.Peer, name, note)
+		}
+		return fmt.Sprintf("%s accepts only %s, and the peer name in your certificate is %s%s; ask %s to listen with --peer %s", self, c.Peer, name, note, self, name),
+			refuse(ReasonNameMismatch, want, "to chat with "+name+", listen with --peer "+name,
+				"%s is not %s: the peer name in its certificate is %s%s", name, c.Peer, name, note)
 	}
-	fp := Fingerprint(cert)
-	if slices.ContainsFunc(pins, func(p string) bool { return strings.HasPrefix(fp, p) }) {
-		return "", nil
+	if pins := c.pins(); len(pins) > 0 && !slices.ContainsFunc(pins, func(p string) bool { return strings.HasPrefix(fp, p) }) {
+		want := strings.Join(pins, " or ")
+		hint := fmt.Sprintf("if %s has a new certificate, compare its fingerprint with %s by voice and pass it with --peer-fingerprint", name, name)
+		if hostport != "" {
+			err = refuse(ReasonPinMismatch, pins, hint, "the listener at %s is %s with certificate fingerprint %s, not %s as --peer-fingerprint demands", hostport, name, fp, want)
+		} else {
+			err = refuse(ReasonPinMismatch, pins, hint, "%s's certificate has fingerprint %s, not %s as --peer-fingerprint demands", name, fp, want)
+		}
+		return fmt.Sprintf("only certificate fingerprint %s is accepted, and yours (%s) is %s; compare fingerprints with %s by voice", want, name, fp, self), err
 	}
-	want := strings.Join(pins, " or ")
-	hint := fmt.Sprintf("if %s has a new certificate, compare its fingerprint with %s by voice and pass it with --peer-fingerprint", name, name)
-	if hostport != "" {
-		err = trustErrorf(nil, hint, "the listener at %s is %s with certificate fingerprint %s, not %s as --peer-fingerprint demands", hostport, name, fp, want)
-	} else {
-		err = trustErrorf(nil, hint, "%s's certificate has fingerprint %s, not %s as --peer-fingerprint demands", name, fp, want)
+	if pins := c.pinsFor(name); len(pins) > 0 && !slices.Contains(pins, fp) {
+		want := strings.Join(pins, " or ")
+		hint := fmt.Sprintf("if %s has a new certificate, compare its fingerprint with %s by voice before you pin it", name, name)
+		if hostport != "" {
+			err = refuse(ReasonPinMismatch, pins, hint, "the listener at %s is %s with certificate fingerprint %s, not %s as pinned for %s", hostport, name, fp, want, name)
+		} else {
+			err = refuse(ReasonPinMismatch, pins, hint, "%s's certificate has fingerprint %s, not %s as pinned for %s", name, fp, want, name)
+		}
+		return fmt.Sprintf("%s has pinned another certificate for %s (fingerprint %s), and yours is %s; if you have a new one, compare fingerprints with %s by voice", self, name, want, fp, self), err
 	}
-	return fmt.Sprintf("only certificate fingerprint %s is accepted, and yours (%s) is %s; compare fingerprints with %s by voice", want, name, fp, self), err
+	return "", nil
 }
+
+// pinsFor returns PinFor's pins for name in Fingerprint's form. A pin
+// that does not parse is kept as it is: it matches no certificate, so a
+// damaged pin refuses rather than lets anyone in.
+func (c Config) pinsFor(name string) []string {
+	if c.PinFor == nil {
+		return nil
+	}
+	var pins []string
+	for _, p := range c.PinFor(name) {
+		if fp, err := ParseFingerprint(p); err == nil {
+			p = fp
+		}
+		pins = append(pins, p)
+	}
+	return pins
+}
+
+// A trustRefusal is a trust failure this side found, with the words to
+// send the other side in an error frame: the same facts, told to the
+// refused.
+type trustRefusal struct {
+	err    *TrustError
+	reason string
+}
+
+func (r *trustRefusal) Error() string { return r.err.Error() }
+func (r *trustRefusal) Unwrap() error { return r.err }

@@ -338,8 +338,23 @@ func (s *Session) dialerHello(theirs hello, info PeerInfo) (hello, error) {
 	defer s.mu.Unlock()
 	hostport := s.dial.hostport
 	if s.attached && info.Name != s.peer.Name {
-		return ours, trustErrorf(nil, "if "+info.Name+" is who you want to talk to now, start a new chat",
+		te := trustErrorf(nil, "if "+info.Name+" is who you want to talk to now, start a new chat",
 			"the listener at %s is now %s, not %s; the conversation with %s cannot resume there", hostport, info.Name, s.peer.Name, s.peer.Name)
+		te.Reason, te.PeerName, te.Fingerprint, te.Want = ReasonNameMismatch, info.Name, info.Fingerprint, []string{s.peer.Name}
+		return ours, te
+	}
+	if s.attached && info.Fingerprint != s.fp {
+		// The same name with another certificate: a re-issued
+		// certificate, or someone else's. It never takes over a
+		// conversation begun with the other one, whose fingerprint
+		// may have been checked by voice.
+		return ours, &trustRefusal{
+			reason: fmt.Sprintf("%s's conversation began with another certificate of %s (fingerprint %s), and yours is %s: a conversation resumes only with the certificate it began with", s.self, info.Name, s.fp, info.Fingerprint),
+			err: &TrustError{Reason: ReasonCertificateChanged, PeerName: info.Name, Fingerprint: info.Fingerprint, Want: []string{s.fp},
+				Msg: fmt.Sprintf("the listener at %s is %s with another certificate (fingerprint %s) than the one this conversation began with (%s); the conversation cannot resume, and has ended",
+					hostport, info.Name, info.Fingerprint, s.fp),
+				Hint: "if " + info.Name + " re-issued its certificate, compare the new fingerprint with " + info.Name + " by voice, then dial again for a new conversation"},
+		}
 	}
 	r := theirs.Resume
 	if r == nil {

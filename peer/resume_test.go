@@ -469,6 +469,9 @@ func TestDialerRestartResumesTheConversation(t *testing.T) {
 	}
 	bw := watch(t, ds2, sig)
 	waitUntil(t, sig, "the new bob to get alice's message", func() bool { return bw.received() == 1 })
+	// Bob can receive before alice's watcher has taken its Reconnected
+	// event from Next: wait for the event rather than race for it.
+	waitUntil(t, sig, "alice to report the reconnection", func() bool { return aw.reconnects() > 0 })
 	evs, _ := eventsOf[peer.Reconnected](aw)
 	if len(evs) != 1 || !evs[0].PeerRestarted {
 		t.Errorf("alice's Reconnected events: %+v, want one with the peer restarted", evs)
@@ -604,13 +607,14 @@ func TestTrustFailureOnReconnectEnds(t *testing.T) {
 		// alice's place.
 		restart func(t *testing.T, alice, mallory *peer.Identity) peer.Config
 		want    string
+		reason  peer.TrustReason
 	}{
 		{"someone else listens there now", func(t *testing.T, alice, mallory *peer.Identity) peer.Config {
 			return peer.Config{Identity: mallory}
-		}, "is now mallory, not alice; the conversation with alice cannot resume there"},
+		}, "is now mallory, not alice; the conversation with alice cannot resume there", peer.ReasonNameMismatch},
 		{"the listener now refuses us", func(t *testing.T, alice, mallory *peer.Identity) peer.Config {
 			return peer.Config{Identity: alice, Peer: "carol"}
-		}, `refused us: alice accepts only "carol"`},
+		}, "refused us: alice accepts only carol, and the peer name in your certificate is bob", peer.ReasonRefusedByPeer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -634,6 +638,9 @@ func TestTrustFailureOnReconnectEnds(t *testing.T) {
 			te := wantErrorAs[*peer.TrustError](t, err)
 			if !strings.Contains(te.Error(), tt.want) {
 				t.Errorf("got %v\nwant it to contain %s", te, tt.want)
+			}
+			if te.Reason != tt.reason {
+				t.Errorf("Reason %d, want %d", te.Reason, tt.reason)
 			}
 			if n := bw.attempts(); n != 1 {
 				t.Errorf("%d attempts, want 1: a trust failure is final", n)

@@ -35,6 +35,9 @@ func TestTrust(t *testing.T) {
 		trust   bool
 		// listenErr must appear in what the listener reports refusing.
 		listenErr string
+		// dialReason and listenReason, when set, are the Reason of each
+		// side's *peer.TrustError.
+		dialReason, listenReason peer.TrustReason
 	}{
 		{
 			name: "plain chat by address",
@@ -53,9 +56,67 @@ func TestTrust(t *testing.T) {
 			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
 				return setup{listener: peer.Config{Identity: alice}, dialer: peer.Config{Identity: bob, Peer: "carol"}}
 			},
-			dialErr:   `is alice (valid for alice, localhost, 127.0.0.1, ::1), not "carol" as --peer demands; pass --peer alice`,
+			dialErr:      "the listener at ADDR is alice, not carol: the peer name in its certificate is alice; if alice is who you meant to reach, pass --peer alice",
+			trust:        true,
+			dialReason:   peer.ReasonNameMismatch,
+			listenErr:    "bob refused us: bob dialed carol, and the peer name in your certificate is alice",
+			listenReason: peer.ReasonRefusedByPeer,
+		},
+		{
+			// The host-name attack: carol's certificate names the host
+			// alice, as gen-certs.sh once added the CA machine's name to
+			// every certificate. A host name is not a peer name.
+			name: "dialer --peer alice reaches carol, whose certificate carries the host name alice",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				return setup{listener: peer.Config{Identity: issue(t, pki, peertest.Leaf{Name: "carol", DNSNames: []string{"carol", "alice", "localhost"}})},
+					dialer: peer.Config{Identity: bob, Peer: "alice"}}
+			},
+			dialErr:      "the listener at ADDR is carol, not alice: the peer name in its certificate is carol (the host name alice in it does not count); if carol is who you meant to reach, pass --peer carol",
+			trust:        true,
+			dialReason:   peer.ReasonNameMismatch,
+			listenErr:    "bob refused us: bob dialed alice, and the peer name in your certificate is carol (the host name alice in it does not count)",
+			listenReason: peer.ReasonRefusedByPeer,
+		},
+		{
+			// With --peer, the name is the identity: the dialed host
+			// need not be in the certificate.
+			name: "dialer --peer alice reaches alice at an address her certificate does not name",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				return setup{listener: peer.Config{Identity: issue(t, pki, peertest.Leaf{Name: "alice", DNSNames: []string{"alice"}, IPs: []net.IP{}})},
+					dialer: peer.Config{Identity: bob, Peer: "alice"}}
+			},
+		},
+		// With --peer the dialer verifies the chain itself (no host name
+		// to check): an unknown CA, an expired certificate and one not
+		// for server authentication are refused all the same.
+		{
+			name: "dialer --peer alice, listener alice from another CA",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				f := peertest.NewPKI(t).Issue(t, peertest.Leaf{Name: "alice"})
+				f.CA = pki.Dir + "/ca.crt" // trusts bob's CA, but is not from it
+				return setup{listener: peer.Config{Identity: unchecked(t, f)}, dialer: peer.Config{Identity: bob, Peer: "alice"}}
+			},
+			dialErr:   "the listener at ADDR (alice) has a certificate not signed by our CA",
 			trust:     true,
 			listenErr: "the client refused our certificate (bad certificate)",
+		},
+		{
+			name: "dialer --peer alice, listener alice expired",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				f := pki.Issue(t, peertest.Leaf{Name: "alice", NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+				return setup{listener: peer.Config{Identity: unchecked(t, f)}, dialer: peer.Config{Identity: bob, Peer: "alice"}}
+			},
+			dialErr: "the certificate of alice (listener at ADDR) expired on",
+			trust:   true,
+		},
+		{
+			name: "dialer --peer alice, listener alice not for server authentication",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				f := pki.Issue(t, peertest.Leaf{Name: "alice", ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+				return setup{listener: peer.Config{Identity: unchecked(t, f)}, dialer: peer.Config{Identity: bob, Peer: "alice"}}
+			},
+			dialErr: "the certificate of alice (listener at ADDR) is not valid for server authentication",
+			trust:   true,
 		},
 		{
 			name: "dialed address not in the listener's certificate",
@@ -80,9 +141,24 @@ func TestTrust(t *testing.T) {
 			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
 				return setup{listener: peer.Config{Identity: alice, Peer: "carol"}, dialer: peer.Config{Identity: bob}}
 			},
-			dialErr:   `refused us: alice accepts only "carol", and your certificate is for bob`,
-			trust:     true,
-			listenErr: `refused bob: certificate is for bob (valid for bob, localhost, 127.0.0.1, ::1), not "carol"; to chat with bob, listen with --peer bob`,
+			dialErr:      "alice (at ADDR) refused us: alice accepts only carol, and the peer name in your certificate is bob; ask alice to listen with --peer bob",
+			trust:        true,
+			dialReason:   peer.ReasonRefusedByPeer,
+			listenErr:    "bob is not carol: the peer name in its certificate is bob; to chat with bob, listen with --peer bob",
+			listenReason: peer.ReasonNameMismatch,
+		},
+		{
+			name: "listener --peer alice refuses bob, whose certificate carries the host name alice",
+			prepare: func(t *testing.T, pki *peertest.PKI, alice, bob *peer.Identity) setup {
+				carol := pki.Identity(t, "carol")
+				return setup{listener: peer.Config{Identity: carol, Peer: "alice"},
+					dialer: peer.Config{Identity: issue(t, pki, peertest.Leaf{Name: "bob", DNSNames: []string{"bob", "alice", "localhost"}})}}
+			},
+			dialErr:      "carol (at ADDR) refused us: carol accepts only alice, and the peer name in your certificate is bob (the host name alice in it does not count); ask carol to listen with --peer bob",
+			trust:        true,
+			dialReason:   peer.ReasonRefusedByPeer,
+			listenErr:    "bob is not alice: the peer name in its certificate is bob (the host name alice in it does not count); to chat with bob, listen with --peer bob",
+			listenReason: peer.ReasonNameMismatch,
 		},
 		{
 			name: "client certificate from another CA",
@@ -167,16 +243,49 @@ func TestTrust(t *testing.T) {
 				t.Errorf("dialer error:\n  %v\nwant it to contain:\n  %s", err, want)
 			}
 			if tt.trust {
-				wantErrorAs[*peer.TrustError](t, err)
+				te := wantErrorAs[*peer.TrustError](t, err)
+				if tt.dialReason != 0 && te.Reason != tt.dialReason {
+					t.Errorf("dialer's Reason %d, want %d", te.Reason, tt.dialReason)
+				}
+				if te.Reason == peer.ReasonNameMismatch && (te.PeerName == "" || te.Fingerprint == "" || len(te.Want) != 1 || te.Want[0] != st.dialer.Peer) {
+					t.Errorf("dialer's TrustError %+v: want PeerName, Fingerprint and Want [%s]", te, st.dialer.Peer)
+				}
 			}
 			if tt.listenErr != "" {
 				r := <-rejected
 				if !strings.Contains(r.err.Error(), tt.listenErr) {
 					t.Errorf("listener reported:\n  %v\nwant it to contain:\n  %s", r.err, tt.listenErr)
 				}
+				if tt.listenReason != 0 {
+					if te := wantErrorAs[*peer.TrustError](t, r.err); te.Reason != tt.listenReason {
+						t.Errorf("listener's Reason %d, want %d", te.Reason, tt.listenReason)
+					} else if te.Reason == peer.ReasonNameMismatch && (te.PeerName == "" || te.Fingerprint == "" || len(te.Want) != 1 || te.Want[0] != st.listener.Peer) {
+						t.Errorf("listener's TrustError %+v: want PeerName, Fingerprint and Want [%s]", te, st.listener.Peer)
+					}
+				}
 			}
 		})
 	}
+}
+
+// issue issues leaf from pki and loads it.
+func issue(t *testing.T, pki *peertest.PKI, leaf peertest.Leaf) *peer.Identity {
+	t.Helper()
+	id, err := peer.LoadIdentity(pki.Issue(t, leaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// unchecked loads a bundle that LoadIdentity would refuse.
+func unchecked(t *testing.T, f peer.Files) *peer.Identity {
+	t.Helper()
+	id, err := peer.LoadIdentityUnchecked(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // TestForeignClientsAreRefused connects with crypto/tls clients that are

@@ -33,6 +33,9 @@ func TestRevocationAndPinning(t *testing.T) {
 		prepare   func(t *testing.T, w world) (listener, dialer peer.Config)
 		dialErr   string
 		listenErr string
+		// dialReason and listenReason, when set, are the Reason of each
+		// side's *peer.TrustError.
+		dialReason, listenReason peer.TrustReason
 	}{
 		{
 			name: "listener refuses a revoked client",
@@ -40,8 +43,10 @@ func TestRevocationAndPinning(t *testing.T) {
 				crl := w.pki.Revoke(t, w.bob.Leaf)
 				return peer.Config{Identity: withCRL(t, w.aliceF, crl)}, peer.Config{Identity: w.bob}
 			},
-			dialErr:   "alice (at ADDR) refused us: your certificate (bob, serial SERIAL_BOB) is revoked by alice's revocation list since ",
-			listenErr: "bob's certificate (serial SERIAL_BOB) is revoked by DIR/crl.pem since ",
+			dialErr:      "alice (at ADDR) refused us: your certificate (bob, serial SERIAL_BOB) is revoked by alice's revocation list since ",
+			listenErr:    "bob's certificate (serial SERIAL_BOB) is revoked by DIR/crl.pem since ",
+			dialReason:   peer.ReasonRefusedByPeer,
+			listenReason: peer.ReasonRevoked,
 		},
 		{
 			name: "dialer refuses a revoked listener",
@@ -49,8 +54,10 @@ func TestRevocationAndPinning(t *testing.T) {
 				crl := w.pki.Revoke(t, w.alice.Leaf)
 				return peer.Config{Identity: w.alice}, peer.Config{Identity: withCRL(t, w.bobF, crl)}
 			},
-			dialErr:   "the listener at ADDR is alice, whose certificate (serial SERIAL_ALICE) is revoked by DIR/crl.pem since ",
-			listenErr: "bob: your certificate (alice, serial SERIAL_ALICE) is revoked by bob's revocation list since ",
+			dialErr:      "the listener at ADDR is alice, whose certificate (serial SERIAL_ALICE) is revoked by DIR/crl.pem since ",
+			listenErr:    "bob refused us: your certificate (alice, serial SERIAL_ALICE) is revoked by bob's revocation list since ",
+			dialReason:   peer.ReasonRevoked,
+			listenReason: peer.ReasonRefusedByPeer,
 		},
 		{
 			name: "both sides hold a list that revokes someone else",
@@ -77,8 +84,10 @@ func TestRevocationAndPinning(t *testing.T) {
 			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
 				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PeerFingerprints: []string{w.fpCarol}}
 			},
-			dialErr:   "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not FP_CAROL as --peer-fingerprint demands; if alice has a new certificate, compare its fingerprint",
-			listenErr: "bob: only certificate fingerprint FP_CAROL is accepted, and yours (alice) is FP_ALICE; compare fingerprints with bob by voice",
+			dialErr:      "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not FP_CAROL as --peer-fingerprint demands; if alice has a new certificate, compare its fingerprint",
+			listenErr:    "bob refused us: only certificate fingerprint FP_CAROL is accepted, and yours (alice) is FP_ALICE; compare fingerprints with bob by voice",
+			dialReason:   peer.ReasonPinMismatch,
+			listenReason: peer.ReasonRefusedByPeer,
 		},
 		{
 			name: "listener pins several, the client among them",
@@ -87,12 +96,64 @@ func TestRevocationAndPinning(t *testing.T) {
 			},
 		},
 		{
+			name: "dialer's contact pin for alice is another certificate",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PinFor: pinFor(t, "alice", w.fpCarol)}
+			},
+			dialErr:      "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not FP_CAROL as pinned for alice; if alice has a new certificate, compare its fingerprint with alice by voice before you pin it",
+			dialReason:   peer.ReasonPinMismatch,
+			listenErr:    "bob refused us: bob has pinned another certificate for alice (fingerprint FP_CAROL), and yours is FP_ALICE; if you have a new one, compare fingerprints with bob by voice",
+			listenReason: peer.ReasonRefusedByPeer,
+		},
+		{
+			name: "dialer's contact pin for alice is hers",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PinFor: pinFor(t, "alice", strings.ToLower(w.fpAlice))}
+			},
+		},
+		{
+			name: "dialer pins only carol as a contact",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PinFor: pinFor(t, "carol", w.fpCarol)}
+			},
+		},
+		{
+			// A contact pin is a whole fingerprint: its first 8 bytes
+			// are not enough.
+			name: "dialer's contact pin for alice is a prefix of hers",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice}, peer.Config{Identity: w.bob, PinFor: pinFor(t, "alice", peer.ShortFingerprint(w.alice.Leaf))}
+			},
+			dialErr:      "the listener at ADDR is alice with certificate fingerprint FP_ALICE, not",
+			dialReason:   peer.ReasonPinMismatch,
+			listenErr:    "bob refused us: bob has pinned another certificate for alice",
+			listenReason: peer.ReasonRefusedByPeer,
+		},
+		{
+			name: "listener's contact pin for bob is another certificate",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice, PinFor: pinFor(t, "bob", w.fpCarol)}, peer.Config{Identity: w.bob}
+			},
+			dialErr:      "alice (at ADDR) refused us: alice has pinned another certificate for bob (fingerprint FP_CAROL), and yours is FP_BOB; if you have a new one, compare fingerprints with alice by voice",
+			dialReason:   peer.ReasonRefusedByPeer,
+			listenErr:    "bob's certificate has fingerprint FP_BOB, not FP_CAROL as pinned for bob; if bob has a new certificate, compare its fingerprint with bob by voice before you pin it",
+			listenReason: peer.ReasonPinMismatch,
+		},
+		{
+			name: "listener's contact pin for bob is his",
+			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
+				return peer.Config{Identity: w.alice, PinFor: pinFor(t, "bob", peer.Fingerprint(w.bob.Leaf))}, peer.Config{Identity: w.bob}
+			},
+		},
+		{
 			name: "listener pins someone else",
 			prepare: func(t *testing.T, w world) (peer.Config, peer.Config) {
 				return peer.Config{Identity: w.alice, PeerFingerprints: []string{w.fpCarol}}, peer.Config{Identity: w.bob}
 			},
-			dialErr:   "alice (at ADDR) refused us: only certificate fingerprint FP_CAROL is accepted, and yours (bob) is FP_BOB; compare fingerprints with alice by voice",
-			listenErr: "bob's certificate has fingerprint FP_BOB, not FP_CAROL as --peer-fingerprint demands",
+			dialErr:      "alice (at ADDR) refused us: only certificate fingerprint FP_CAROL is accepted, and yours (bob) is FP_BOB; compare fingerprints with alice by voice",
+			listenErr:    "bob's certificate has fingerprint FP_BOB, not FP_CAROL as --peer-fingerprint demands",
+			dialReason:   peer.ReasonRefusedByPeer,
+			listenReason: peer.ReasonPinMismatch,
 		},
 	}
 	for _, tt := range tests {
@@ -121,14 +182,32 @@ func TestRevocationAndPinning(t *testing.T) {
 			if want := subst.Replace(tt.dialErr); !strings.Contains(err.Error(), want) {
 				t.Errorf("dialer error:\n  %v\nwant it to contain:\n  %s", err, want)
 			}
-			wantErrorAs[*peer.TrustError](t, err)
+			if te := wantErrorAs[*peer.TrustError](t, err); tt.dialReason != 0 && te.Reason != tt.dialReason {
+				t.Errorf("dialer's Reason %d, want %d", te.Reason, tt.dialReason)
+			}
 			r := <-rejected
 			t.Logf("dialer: %v\nlistener: %v", err, r.err)
 			if want := subst.Replace(tt.listenErr); !strings.Contains(r.err.Error(), want) {
 				t.Errorf("listener reported:\n  %v\nwant it to contain:\n  %s", r.err, want)
 			}
-			wantErrorAs[*peer.TrustError](t, r.err)
+			if te := wantErrorAs[*peer.TrustError](t, r.err); tt.listenReason != 0 && te.Reason != tt.listenReason {
+				t.Errorf("listener's Reason %d, want %d", te.Reason, tt.listenReason)
+			}
 		})
+	}
+}
+
+// pinFor is a Config.PinFor that pins name to pin, and checks that it is
+// asked only about verified peer names.
+func pinFor(t *testing.T, name, pin string) func(string) []string {
+	return func(peerName string) []string {
+		if peerName != "alice" && peerName != "bob" {
+			t.Errorf("PinFor(%q): not a peer name of this test", peerName)
+		}
+		if peerName == name {
+			return []string{pin}
+		}
+		return nil
 	}
 }
 

@@ -442,7 +442,11 @@ converse() {
 	local bob1="hi alice, bob here ($tag)"
 	local bob2="zweite Zeile, 第二行 ✓ ($tag)"
 	wait_for "$d" err "^peerchat: connected to alice \(fingerprint $(fingerprint alice)\) at "
-	wait_for "$l" err "^peerchat: connected to bob \(fingerprint $(fingerprint bob)\) at ($b4|\[$b6\]):[0-9]+$"
+	wait_for "$l" err "^peerchat: connected to bob \(fingerprint $(fingerprint bob)\) at ($b4|\[$b6\]):[0-9]+, safety code [0-9]{5}( [0-9]{5}){3}$"
+	# One safety code for the pair, on both sides.
+	local code
+	code=$(grep -Eo 'connected to bob .*, safety code [0-9 ]+$' "$tmp/$l.err" | tail -n 1 | sed 's/.*safety code //')
+	wait_for "$d" err "^peerchat: connected to alice .*, safety code $code$"
 	checkpoint chatting
 	send "$l" "$from_alice"
 	send "$d" "$bob1" "$bob2"
@@ -573,7 +577,7 @@ ok
 begin "ipv4: bob dials alice's address, messages both ways"
 start d1 "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob "$a4"
 converse l1 d1 ipv4
-wait_for d1 err "^peerchat: connected to alice .* at $a4:$port$"
+wait_for d1 err "^peerchat: connected to alice .* at $a4:$port, safety code [0-9 ]+$"
 ok
 
 # ---- by --peer name ---------------------------------------------------------------
@@ -592,15 +596,15 @@ ok
 begin "--peer: bob demanding carol instead of alice is refused"
 start -n wrong-peer "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob --peer carol "$a4"
 expect_exit wrong-peer 3
-expect_error wrong-peer "^peerchat: the listener at $a4:$port is alice \(valid for .*\), not \"carol\" as --peer demands; pass --peer alice if alice is who you meant to reach$"
-refused l2 "the client refused our certificate \(bad certificate\)"
+expect_error wrong-peer "^peerchat: the listener at $a4:$port is alice, not carol: the peer name in its certificate is alice; if alice is who you meant to reach, pass --peer alice$"
+refused l2 "bob refused us: bob dialed carol, and the peer name in your certificate is alice$"
 ok
 
 begin "--peer: carol, same CA, is refused by alice listening for bob"
 start -n carol "$ns_b" "$tmp/carol" "$PEERCHAT" dial --name carol "$a4"
 expect_exit carol 3
-expect_error carol "^peerchat: alice \(at $a4:$port\) refused us: alice accepts only \"bob\", and your certificate is for carol; ask alice to listen with --peer carol$"
-refused l2 "refused carol: certificate is for carol \(valid for carol, .*\), not \"bob\"; to chat with carol, listen with --peer carol$"
+expect_error carol "^peerchat: alice \(at $a4:$port\) refused us: alice accepts only bob, and the peer name in your certificate is carol; ask alice to listen with --peer carol$"
+refused l2 "carol is not bob: the peer name in its certificate is carol; to chat with carol, listen with --peer carol$"
 ok
 
 begin "--peer: bob dials an address not in the certificate with --peer alice"
@@ -630,7 +634,7 @@ ok
 begin "ipv6: bob dials [$a6], messages both ways"
 start d3 "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob "[$a6]"
 converse l3 d3 ipv6
-wait_for d3 err "^peerchat: connected to alice .* at \[$a6\]:$port$"
+wait_for d3 err "^peerchat: connected to alice .* at \[$a6\]:$port, safety code [0-9 ]+$"
 ok
 
 # ---- network mistakes ---------------------------------------------------------------

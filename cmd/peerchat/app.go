@@ -114,7 +114,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 func sessionFlags() []cli.Flag {
 	return append(append(append(identityFlags(), pinFlag()),
 		&cli.StringFlag{Name: "peer", EnvVars: []string{"PEERCHAT_PEER"},
-			Usage: "the `NAME` the other side's certificate must be valid for (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
+			Usage: "the peer `NAME` the other side's certificate must carry as its subject name; host names in it do not count (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
 		&cli.DurationFlag{Name: "linger", Value: lingerTimeout,
 			Usage: "at the end of input, how long to wait for the peer to acknowledge what was sent"},
 		&cli.DurationFlag{Name: "heartbeat", Value: peer.DefaultHeartbeatInterval,

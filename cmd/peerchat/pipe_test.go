@@ -43,8 +43,10 @@ func TestPipeModeChatsBothWays(t *testing.T) {
 	l, addr := listen(t, "--certs-dir", dir, "--name", "alice")
 	d := start(t, "dial", "--certs-dir", dir, "--name", "bob", addr)
 
-	d.waitLine(`^peerchat: connected to alice \(fingerprint [0-9A-F:]{23}\) at 127\.0\.0\.1:\d+$`)
-	l.waitLine(`^peerchat: connected to bob \(fingerprint [0-9A-F:]{23}\) at 127\.0\.0\.1:\d+$`)
+	safety := d.waitLine(`^peerchat: connected to alice \(fingerprint [0-9A-F:]{23}\) at 127\.0\.0\.1:\d+, safety code (\d{5} \d{5} \d{5} \d{5})$`)[1]
+	if other := l.waitLine(`^peerchat: connected to bob \(fingerprint [0-9A-F:]{23}\) at 127\.0\.0\.1:\d+, safety code (\d{5} \d{5} \d{5} \d{5})$`)[1]; other != safety {
+		t.Errorf("bob shows safety code %s, alice %s", safety, other)
+	}
 
 	d.send("hello alice", "你好，世界 🙂", "")
 	l.send("hi bob — 日本語もOK")
@@ -135,7 +137,7 @@ func TestErrorsAreOneActionableLineWithDistinctExitCodes(t *testing.T) {
 		{"certificate from another CA", []string{"dial", "--certs-dir", other.Dir, "--name", "mallory", addr}, exitTrust,
 			`the listener at 127.0.0.1:\d+ \(alice\) has a certificate not signed by our CA`},
 		{"wrong --peer", []string{"dial", "--certs-dir", dir, "--name", "bob", "--peer", "carol", addr}, exitTrust,
-			`the listener at 127.0.0.1:\d+ is alice \(valid for alice, localhost, 127.0.0.1, ::1\), not "carol" as --peer demands; pass --peer alice`},
+			`the listener at 127.0.0.1:\d+ is alice, not carol: the peer name in its certificate is alice; if alice is who you meant to reach, pass --peer alice$`},
 		{"nobody listening", []string{"dial", "--certs-dir", dir, "--name", "bob", closedAddr}, exitNetwork,
 			"cannot reach .*: connection refused; is `peerchat listen` running there"},
 		{"flag after the address", []string{"dial", "--certs-dir", dir, "localhost", "--name", "bob"}, exitUsage,

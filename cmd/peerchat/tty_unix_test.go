@@ -375,6 +375,18 @@ func TestTTYCommands(t *testing.T) {
 	bob.waitRow(`^` + clock + ` -- issued by "peertest CA", valid from .* until .*$`)
 	bob.waitRow(`^` + clock + ` -- fingerprint \(SHA-256\) ([0-9A-F]{2}:){20}`)
 	bob.waitRow(`^` + clock + ` -- at 127\.0\.0\.1:\d+ over TLS 1\.3, TLS_[A-Z0-9_]+$`)
+	// The connect notice and /whois show the code alice printed.
+	code := alice.waitLine(`^peerchat: connected to bob .*, safety code (\d{5} \d{5} \d{5} \d{5})$`)[1]
+	safety := regexp.MustCompile(`^` + clock + ` -- safety code ` + code + ` \(alice sees the same; compare it by voice\)$`)
+	bob.waitScreen("the safety code "+code+" in the connect notice and in /whois", func(v *vt) bool {
+		n := 0
+		for _, l := range v.lines() {
+			if safety.MatchString(l) {
+				n++
+			}
+		}
+		return n == 2
+	})
 	bob.typeKeys("/ping\r")
 	bob.waitRow(`^` + clock + ` -- round trip to alice: [0-9.]+[µm]?s$`)
 	bob.typeKeys("/nope\r")

@@ -199,6 +199,7 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 
 	p := s.Peer()
 	c.sc.notice(fmt.Sprintf("connected to %s (fingerprint %s) at %s; /help lists commands", c.peerName, shortFingerprint(p.Fingerprint), p.Addr), false)
+	c.sc.notice(safetyLine(p, c.peerName), false)
 	c.rec.start(func(text string) { c.sc.notice(text, true) })
 	// Where the last conversation with this peer left off.
 	c.showHistory(o.historyLines)
@@ -459,12 +460,19 @@ func whois(p peer.PeerInfo) []string {
 	}
 	lines = append(lines,
 		"fingerprint (SHA-256) "+p.Fingerprint,
+		safetyLine(p, p.Name),
 		fmt.Sprintf("at %s over %s, %s", p.Addr, tls.VersionName(p.TLS.Version), tls.CipherSuiteName(p.TLS.CipherSuite)),
 	)
 	if p.Software != "" {
 		lines = append(lines, fmt.Sprintf("runs %q (its own word, not verified)", p.Software))
 	}
 	return lines
+}
+
+// safetyLine shows the safety code of this pair of certificates, which
+// the peer's screen shows too.
+func safetyLine(p peer.PeerInfo, peerName string) string {
+	return fmt.Sprintf("safety code %s (%s sees the same; compare it by voice)", p.SafetyCode, peerName)
 }
 
 func issuerName(c *x509.Certificate) string {

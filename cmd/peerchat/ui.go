@@ -167,10 +167,12 @@ func (u *ui) errorLine(err error) {
 	u.notice("%s", sanitize(strings.TrimSpace(msg)))
 }
 
-// connected announces the peer with what its certificate proves.
+// connected announces the peer with what its certificate proves, and
+// the safety code both sides show: the same code means the same pair of
+// certificates on both ends.
 func (u *ui) connected(s *peer.Session) {
 	p := s.Peer()
-	u.notice("connected to %s (fingerprint %s) at %s", sanitize(p.Name), shortFingerprint(p.Fingerprint), p.Addr)
+	u.notice("connected to %s (fingerprint %s) at %s, safety code %s", sanitize(p.Name), shortFingerprint(p.Fingerprint), p.Addr, p.SafetyCode)
 }
 
 // shortFingerprint is the first 8 bytes of a fingerprint, as both sides
