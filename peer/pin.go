@@ -89,7 +89,11 @@ func (c Config) pins() []string {
 func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string, err error) {
 	name := certName(cert)
 	self := c.Identity.Name
-	if at, ok := c.Identity.CRL.Revoked(cert); ok {
+	crl, err := c.Identity.revocationList()
+	if err != nil {
+		return fmt.Sprintf("%s's revocation list is out of date or unreadable, so %s accepts no certificate until it is fixed; try again later", self, self), err
+	}
+	if at, ok := crl.Revoked(cert); ok {
 		serial, since := Serial(cert.SerialNumber), at.Format(time.DateOnly)
 		whose := name + "'s"
 		if hostport != "" {
