@@ -176,7 +176,20 @@ type crlWatch struct {
 }
 
 func newCRLWatch(list *RevocationList, ca *x509.Certificate, numbers string) *crlWatch {
-	return &crlWatch{path: list.Path, ca: ca, numbers: numbers, now: time.Now, list: list, file: list.file}
+	return &crlWatch{path: list.Path, ca: ca, numbers: numbers, now: time.Now, list: list, file: settled(list.file)}
+}
+
+// settled returns fi, or nil when the file was modified so recently that
+// another write within the same tick of the file system's clock, of the
+// same size, would leave size, time and inode unchanged (a copy over the
+// file in place): such a file is read again at the next use, until its
+// modification time is safely in the past. Git treats its index the same
+// way ("racy git").
+func settled(fi fs.FileInfo) fs.FileInfo {
+	if fi == nil || time.Since(fi.ModTime()) < 2*time.Second {
+		return nil
+	}
+	return fi
 }
 
 // current returns the list to vet a certificate with now, or the
@@ -205,11 +218,11 @@ func (w *crlWatch) reload() {
 	if err != nil {
 		w.file, w.err = nil, err // read it again next time: it may be mid-copy
 		if list != nil {
-			w.file = list.file
+			w.file = settled(list.file)
 		}
 		return
 	}
-	w.list, w.file, w.err = list, list.file, nil
+	w.list, w.file, w.err = list, settled(list.file), nil
 }
 
 // sameFile reports whether a and b describe the same file with the same
