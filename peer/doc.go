@@ -17,7 +17,9 @@
 // [LoadIdentity] refuses a bundle with its first problem. After the TLS
 // handshake each side also vets the other's certificate against what a CA
 // signature cannot say: the CA's revocation list ([RevocationList], loaded
-// with the Identity) and the pinned fingerprints of Config.PeerFingerprints.
+// with the Identity, and read again whenever its file changes; a list past
+// its next update or older than one seen before refuses every peer) and
+// the pinned fingerprints of Config.PeerFingerprints.
 // A refusal is sent as an error frame, so the refused side can say why.
 //
 // # Hostile traffic
