@@ -357,8 +357,8 @@ func (c *checker) checkCRL(leaf, ca *x509.Certificate) *RevocationList {
 		c.addErr(staleError(crl))
 		return nil
 	case !crl.List.NextUpdate.IsZero() && left < CRLExpiryWarning:
-		c.r.Findings = append(c.r.Findings, Finding{Severity: Warn, Hint: staleError(crl).Hint, Err: &StaleCRLError{Path: f.CRL, NextUpdate: crl.List.NextUpdate},
-			Msg: fmt.Sprintf("revocation list %s must be re-signed within %s (next update %s); after that peerchat refuses it", f.CRL, days(left), next)})
+		c.add(Warn, &StaleCRLError{Path: f.CRL, NextUpdate: crl.List.NextUpdate}, staleError(crl).Hint,
+			"revocation list %s must be re-signed within %s (next update %s); after that peerchat refuses it", f.CRL, days(left), next)
 	}
 	number := "no number"
 	if n := crl.Number(); n != nil {

@@ -141,7 +141,9 @@ func (r *RevocationList) Number() *big.Int { return r.List.Number }
 
 // A StaleCRLError is a revocation list past its next update. It comes
 // wrapped in a *TrustError, whose Hint a caller that knows how the list
-// is made may replace with the command that re-signs it.
+// is made may replace with the command that re-signs it. It is also the
+// Err of CheckBundle's warning that a list is due within
+// CRLExpiryWarning, for the same hint.
 type StaleCRLError struct {
 	Path       string    // the list's file
 	NextUpdate time.Time // when it should have been replaced
