@@ -278,3 +278,62 @@ func TestCRLNumbersFileLosesNoUpdate(t *testing.T) {
 		t.Errorf("%s has %d lines for CAs, want %d:\n%s", numbers, n, cas, b)
 	}
 }
+
+// TestRevocationListRewrittenInPlaceWithinOneTick: a list copied over the
+// old one in place (same inode), with the same size, within the file
+// system's clock tick (same modification time) still counts as changed,
+// because a file read within two seconds of its modification is read
+// again at the next connection.
+func TestRevocationListRewrittenInPlaceWithinOneTick(t *testing.T) {
+	pki, files, crl := crlPKI(t)
+	carol := peertest.Cert(t, pki.Issue(t, peertest.Leaf{Name: "carol"}).Cert)
+	bobFiles := files["bob"]
+	bobFiles.CRL = ""
+	bobCert := peertest.Cert(t, bobFiles.Cert)
+
+	// Lists revoking carol, then bob: the same size once their ECDSA
+	// signatures (70 to 72 bytes) come out the same length.
+	tmp := t.TempDir()
+	var before, after []byte
+	for i := 0; len(before) == 0 || len(before) != len(after); i++ {
+		if i == 100 {
+			t.Fatal("no two lists of one size in 100 tries")
+		}
+		before = readFile(t, pki.WriteCRL(t, filepath.Join(tmp, "before.pem"), peertest.CRL{Revoked: []*x509.Certificate{carol}}))
+		after = readFile(t, pki.WriteCRL(t, filepath.Join(tmp, "after.pem"), peertest.CRL{Revoked: []*x509.Certificate{bobCert}}))
+	}
+	if err := os.WriteFile(crl, before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(crl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loaded at once, as a listener started just after the CA's owner
+	// wrote the list. (Only this read must come within two seconds.)
+	alice := load(t, files["alice"])
+	l, _ := startListener(t, peer.Config{Identity: alice, ResumeWait: -1})
+
+	if err := os.WriteFile(crl, after, 0o644); err != nil { // in place: O_TRUNC, same inode
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(crl, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, err := os.Stat(crl); err != nil || !os.SameFile(fi, fi2) || fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) {
+		t.Fatalf("the rewrite is not invisible to stat: %v %v", fi2, err)
+	}
+	err = dialRefused(t, l, peer.Config{Identity: load(t, bobFiles)})
+	if !strings.Contains(err.Error(), "your certificate (bob, serial ") {
+		t.Errorf("bob's dial: %v", err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
