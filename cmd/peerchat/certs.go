@@ -346,6 +346,11 @@ func revocation(c *x509.Certificate, crl *peer.RevocationList, err error) string
 	if at, ok := crl.Revoked(c); ok {
 		return fmt.Sprintf("YES, since %s, by %s: do not trust it", at.Format(time.DateOnly), crl.Path)
 	}
+	if crl.Stale(time.Now()) {
+		// listen and dial refuse such a list; "no" would say too much.
+		return fmt.Sprintf("cannot tell: %s lists %d, but it is past its next update (%s), so later revocations are missing; %s",
+			crl.Path, crl.Len(), crl.List.NextUpdate.UTC().Format("2006-01-02 15:04 MST"), crlRefreshHint(crl.Path))
+	}
 	return fmt.Sprintf("no (%s lists %d)", crl.Path, crl.Len())
 }
 

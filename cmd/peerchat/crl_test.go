@@ -182,3 +182,18 @@ func TestCRLRefreshHint(t *testing.T) {
 		}
 	}
 }
+
+// TestCertsShowWithAStaleCRL: certs show does not say "not revoked" on the
+// word of a list past its next update.
+func TestCertsShowWithAStaleCRL(t *testing.T) {
+	pki := peertest.NewPKI(t)
+	bob := pki.Issue(t, peertest.Leaf{Name: "bob"})
+	next := time.Now().Add(-24 * time.Hour)
+	pki.WriteCRL(t, filepath.Join(pki.Dir, "crl.pem"), peertest.CRL{ThisUpdate: next.Add(-30 * 24 * time.Hour), NextUpdate: next})
+	stdout, stderr, code := runPeerchat(t, "", "certs", "show", "--certs-dir", pki.Dir, bob.Cert)
+	want := "  revoked      cannot tell: " + pki.Dir + "/crl.pem lists 0, but it is past its next update (" + next.UTC().Format("2006-01-02 15:04 MST") +
+		"), so later revocations are missing; re-sign it with `scripts/gen-certs.sh -d " + pki.Dir + " crl`, then give it to your peers again\n"
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant %q", code, stderr, stdout, want)
+	}
+}
