@@ -166,6 +166,9 @@ func (c *checker) run() {
 		return
 	}
 	c.r.Identity = &Identity{Name: certName(leaf), Leaf: leaf, CA: ca, CRL: crl, Files: f, cert: cert, roots: newPool(ca)}
+	if crl != nil {
+		c.r.Identity.crl = newCRLWatch(crl, ca, f.CRLNumbers)
+	}
 }
 
 func (c *checker) checkCA() *x509.Certificate {
@@ -219,7 +222,10 @@ func (c *checker) checkKey(certPEM []byte, leaf *x509.Certificate, reissue strin
 			if perm&0o044 == 0 {
 				what = "accessible"
 			}
-			c.add(Warn, nil, "chmod 600 "+f.Key, "%s is %s by group/others (mode %04o)", f.Key, what, perm)
+			// As OpenSSH refuses such a key: whoever else can read it
+			// can be us, and a warning scrolls past unread.
+			c.add(Fail, nil, "only its owner may read it: run `chmod 600 "+shellQuote(f.Key)+"`",
+				"private key %s is %s by group/others (mode %04o)", f.Key, what, perm)
 		} else {
 			c.add(Pass, nil, "", "%s is private to its owner (mode %04o)", f.Key, perm)
 		}
@@ -330,6 +336,9 @@ func (c *checker) describe(leaf *x509.Certificate) {
 func (c *checker) checkCRL(leaf, ca *x509.Certificate) *RevocationList {
 	f := c.r.Files
 	crl, err := LoadRevocationList(f.CRL, ca)
+	if err == nil {
+		err = checkCRLNumber(f.CRLNumbers, ca, crl)
+	}
 	if err != nil {
 		c.addErr(err)
 		return nil
@@ -339,16 +348,32 @@ func (c *checker) checkCRL(leaf, ca *x509.Certificate) *RevocationList {
 			"%s (serial %s) is revoked by %s since %s", f.Cert, Serial(leaf.SerialNumber), f.CRL, at.Format(time.DateOnly))
 		return crl
 	}
-	if crl.Stale(c.now) {
-		c.add(Warn, nil, "it is still used; get a fresh one from the CA's owner (`scripts/gen-certs.sh crl` re-signs it)",
-			"revocation list %s is past its next update (%s): certificates revoked since may be missing", f.CRL, crl.List.NextUpdate.Format(time.DateOnly))
-	}
 	next := "none"
 	if !crl.List.NextUpdate.IsZero() {
-		next = crl.List.NextUpdate.Format(time.DateOnly)
+		next = crl.List.NextUpdate.UTC().Format(crlTime)
 	}
-	c.add(Pass, nil, "", "revocation list %s: signed by the CA, %d revoked, next update %s; %s is not on it", f.CRL, crl.Len(), next, certName(leaf))
+	switch left := crl.List.NextUpdate.Sub(c.now); {
+	case crl.Stale(c.now):
+		c.addErr(staleError(crl))
+		return nil
+	case !crl.List.NextUpdate.IsZero() && left < CRLExpiryWarning:
+		c.add(Warn, &StaleCRLError{Path: f.CRL, NextUpdate: crl.List.NextUpdate}, staleError(crl).Hint,
+			"revocation list %s must be re-signed within %s (next update %s); after that peerchat refuses it", f.CRL, days(left), next)
+	}
+	number := "no number"
+	if n := crl.Number(); n != nil {
+		number = "number " + n.String()
+	}
+	c.add(Pass, nil, "", "revocation list %s: signed by the CA, %d revoked, next update %s, %s; %s is not on it", f.CRL, crl.Len(), next, number, certName(leaf))
 	return crl
+}
+
+// shellQuote quotes a path for a command a user pastes into a shell.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // KeyType names a certificate's public key as people know it: "ECDSA

@@ -87,9 +87,19 @@ func TestCheckBundleFindsEveryProblem(t *testing.T) {
 		{"key missing", alice(peertest.Leaf{}, func(t *testing.T, _ *peertest.PKI, f *peer.Files) { os.Remove(f.Key) }),
 			peer.Fail, "private key DIR/alice.key does not exist"},
 		{"key readable by others", alice(peertest.Leaf{}, func(t *testing.T, _ *peertest.PKI, f *peer.Files) { os.Chmod(f.Key, 0o644) }),
-			peer.Warn, "DIR/alice.key is readable by group/others (mode 0644); chmod 600 DIR/alice.key"},
+			peer.Fail, "private key DIR/alice.key is readable by group/others (mode 0644); only its owner may read it: run `chmod 600 DIR/alice.key`"},
+		{"key readable by group", alice(peertest.Leaf{}, func(t *testing.T, _ *peertest.PKI, f *peer.Files) { os.Chmod(f.Key, 0o640) }),
+			peer.Fail, "private key DIR/alice.key is readable by group/others (mode 0640); only its owner may read it: run `chmod 600 DIR/alice.key`"},
 		{"key writable by group", alice(peertest.Leaf{}, func(t *testing.T, _ *peertest.PKI, f *peer.Files) { os.Chmod(f.Key, 0o620) }),
-			peer.Warn, "DIR/alice.key is accessible by group/others (mode 0620); chmod 600 DIR/alice.key"},
+			peer.Fail, "private key DIR/alice.key is accessible by group/others (mode 0620); only its owner may read it: run `chmod 600 DIR/alice.key`"},
+		{"key readable by others, in a folder with a space", alice(peertest.Leaf{}, func(t *testing.T, _ *peertest.PKI, f *peer.Files) {
+			dir := filepath.Join(filepath.Dir(f.Key), "my keys")
+			os.Mkdir(dir, 0o700)
+			key := filepath.Join(dir, "alice.key")
+			os.Rename(f.Key, key)
+			os.Chmod(key, 0o604)
+			f.Key = key
+		}), peer.Fail, "private key DIR/my keys/alice.key is readable by group/others (mode 0604); only its owner may read it: run `chmod 600 'DIR/my keys/alice.key'`"},
 		{"key of another certificate", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
 			f.Key = pki.Issue(t, peertest.Leaf{Name: "bob"}).Key
 		}), peer.Fail, "DIR/bob.key does not match DIR/alice.crt; use the key that was made with this certificate"},
@@ -135,7 +145,24 @@ func TestCheckBundleFindsEveryProblem(t *testing.T) {
 		}), peer.Fail, "revocation list DIR/crl.pem is not signed by our CA (peertest CA)"},
 		{"revocation list past its next update", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
 			f.CRL = pki.WriteCRL(t, filepath.Join(pki.Dir, "crl.pem"), peertest.CRL{ThisUpdate: time.Now().Add(-40 * day), NextUpdate: time.Now().Add(-10 * day)})
-		}), peer.Warn, "revocation list DIR/crl.pem is past its next update"},
+		}), peer.Fail, "revocation list DIR/crl.pem is past its next update (" + time.Now().Add(-10*day).UTC().Format("2006-01-02") + " "},
+		{"revocation list due for re-signing within a week", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
+			f.CRL = pki.WriteCRL(t, filepath.Join(pki.Dir, "crl.pem"), peertest.CRL{ThisUpdate: time.Now().Add(-27 * day), NextUpdate: time.Now().Add(3*day + time.Hour)})
+		}), peer.Warn, "revocation list DIR/crl.pem must be re-signed within 3 days (next update "},
+		{"revocation list older than one seen before", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
+			f.CRL = filepath.Join(pki.Dir, "crl.pem")
+			f.CRLNumbers = filepath.Join(pki.Dir, "config", "crl-numbers")
+			pki.WriteCRL(t, f.CRL, peertest.CRL{Number: 5})
+			if _, err := peer.LoadIdentity(*f); err != nil {
+				t.Fatal(err)
+			}
+			pki.WriteCRL(t, f.CRL, peertest.CRL{Number: 3})
+		}), peer.Fail, "revocation list DIR/crl.pem is number 3, but number 5 from the same CA (peertest CA) was seen before (remembered in DIR/config/crl-numbers): an older list may leave out revocations, so it is refused; get the newest crl.pem from the CA's owner; if the CA's list was started over on purpose, delete the CA's line from DIR/config/crl-numbers"},
+		{"revocation list numbers file damaged", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
+			f.CRL = pki.WriteCRL(t, filepath.Join(pki.Dir, "crl.pem"), peertest.CRL{})
+			f.CRLNumbers = filepath.Join(pki.Dir, "crl-numbers")
+			write(t, f.CRLNumbers, "# comment\n"+peer.Fingerprint(pki.CA)+" seven\n")
+		}), peer.Fail, "DIR/crl-numbers line 2: \"seven\" is not a CRL number; fix or delete that line"},
 		{"own certificate revoked", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
 			f.CRL = pki.Revoke(t, peertest.Cert(t, f.Cert))
 		}), peer.Fail, "DIR/alice.crt (serial SERIAL) is revoked by DIR/crl.pem since"},

@@ -21,10 +21,12 @@
 // [LoadIdentity] refuses a bundle with its first problem. After the TLS
 // handshake each side also vets the other's certificate against what a CA
 // signature cannot say: the CA's revocation list ([RevocationList], loaded
-// with the Identity), the peer name, and the pinned fingerprints of
-// Config.PeerFingerprints and Config.PinFor. A refusal is sent as an error
-// frame, so the refused side can say why; each side's error is a
-// [*TrustError] whose Reason tells the checks apart.
+// with the Identity, and read again whenever its file changes; a list past
+// its next update or older than one seen before refuses every peer), the
+// peer name, and the pinned fingerprints of Config.PeerFingerprints and
+// Config.PinFor. A refusal is sent as an error frame, so the refused side
+// can say why; each side's error is a [*TrustError] whose Reason tells the
+// checks apart.
 //
 // # Hostile traffic
 //

@@ -19,6 +19,11 @@ type Files struct {
 	Cert string // this peer's certificate
 	Key  string // this peer's private key
 	CRL  string // the CA's revocation list; optional, "" for none
+	// CRLNumbers is the file that remembers the highest revocation list
+	// number seen per CA, so that an older list is refused as a rollback
+	// (see crlnumbers.go); "" remembers nothing. The CLI keeps it in the
+	// user's config directory.
+	CRLNumbers string
 }
 
 // FilesFor returns the bundle `make certs` writes for name into dir:
@@ -61,12 +66,26 @@ type Identity struct {
 	Leaf  *x509.Certificate
 	CA    *x509.Certificate
 	Files Files
-	// CRL, when Files names one, is the CA's revocation list: both roles
-	// refuse a peer whose certificate it lists.
+	// CRL, when Files names one, is the CA's revocation list as loaded:
+	// both roles refuse a peer whose certificate it lists. Listen and Dial
+	// read the file again when it changes (see revocation.go); CRL stays
+	// the list LoadIdentity checked.
 	CRL *RevocationList
 
 	cert  tls.Certificate
 	roots *x509.CertPool
+	crl   *crlWatch // the CRL file, watched; nil without one
+}
+
+// revocationList returns the revocation list to vet a peer with now,
+// read again if its file changed, or the *TrustError that refuses every
+// peer until the file is fixed (past its next update, unreadable, a
+// rollback).
+func (id *Identity) revocationList() (*RevocationList, error) {
+	if id.crl == nil {
+		return id.CRL, nil
+	}
+	return id.crl.current()
 }
 
 // LoadIdentity reads and checks a bundle: every file present and parseable,

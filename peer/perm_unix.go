@@ -3,5 +3,5 @@
 package peer
 
 // unixPermissions says whether a file's mode bits tell who may read it, so
-// that a group- or world-readable private key can be warned about.
+// that a private key readable by group or others can be refused.
 const unixPermissions = true

@@ -96,7 +96,11 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 		te.Reason, te.PeerName, te.Fingerprint, te.Want = r, name, fp, want
 		return te
 	}
-	if at, ok := c.Identity.CRL.Revoked(cert); ok {
+	crl, err := c.Identity.revocationList()
+	if err != nil {
+		return fmt.Sprintf("%s's revocation list is out of date or unreadable, so %s accepts no certificate until it is fixed; try again later", self, self), err
+	}
+	if at, ok := crl.Revoked(cert); ok {
 		serial, since := Serial(cert.SerialNumber), at.Format(time.DateOnly)
 		whose := name + "'s"
 		if hostport != "" {
@@ -104,7 +108,7 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 		}
 		return fmt.Sprintf("your certificate (%s, serial %s) is revoked by %s's revocation list since %s; ask the CA's owner for a new certificate", name, serial, self, since),
 			refuse(ReasonRevoked, nil, "revoked means its key was reported lost or stolen: do not chat with it; "+name+" needs a new certificate",
-				"%s certificate (serial %s) is revoked by %s since %s", whose, serial, c.Identity.CRL.Path, since)
+				"%s certificate (serial %s) is revoked by %s since %s", whose, serial, crl.Path, since)
 	}
 	// The peer name is the certificate's subject name and nothing else:
 	// the host names in its SANs say where it may listen, not who it is.

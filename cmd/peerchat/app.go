@@ -205,7 +205,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)
 	defer rejects.close()
-	cfg.OnReject = rejects.add
+	cfg.OnReject = crlHinted(rejects.add)
 	l, err := peer.Listen(c.String("addr"), cfg)
 	if err != nil {
 		return &networkError{err}
@@ -253,7 +253,7 @@ func dialAction(c *cli.Context, u *ui) error {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return networkOrTrust(err)
+		return networkOrTrust(withCRLHint(err))
 	}
 	return startChat(c, u, s)
 }

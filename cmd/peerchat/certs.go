@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,58 @@ func crlFile(c *cli.Context, caFile string) string {
 	return ""
 }
 
+// crlNumbersFile, in the config directory, remembers the highest
+// revocation list number seen per CA, so that an older list is refused.
+const crlNumbersFile = "crl-numbers"
+
+// withCRLHint words the fix for a revocation list past its next update
+// for where the user is (see crlRefreshHint); other errors pass as they
+// are.
+func withCRLHint(err error) error {
+	var te *peer.TrustError
+	var stale *peer.StaleCRLError
+	if !errors.As(err, &te) || !errors.As(te.Err, &stale) || te != err {
+		return err
+	}
+	c := *te
+	c.Hint = crlRefreshHint(stale.Path)
+	return &c
+}
+
+// crlHinted is a listener's OnReject that words the fix with
+// withCRLHint: a list can lapse during `listen -k`.
+func crlHinted(onReject func(net.Addr, error)) func(net.Addr, error) {
+	return func(addr net.Addr, err error) { onReject(addr, withCRLHint(err)) }
+}
+
+// crlRefreshHint is the command that re-signs the revocation list at path:
+// `make cert-crl` in a peerchat checkout whose certs/ holds the list and
+// the CA's key, the script itself where the CA's key is beside the list,
+// and otherwise a word to the CA's owner, who alone can sign one.
+func crlRefreshHint(path string) string {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(filepath.Join(dir, "ca.key")); err != nil {
+		return "ask the CA's owner for a fresh one (they run `scripts/gen-certs.sh crl`) and put it in place of " + path
+	}
+	if filepath.Clean(dir) == "certs" && fileExists("Makefile") && fileExists(filepath.Join("scripts", "gen-certs.sh")) {
+		return "run `make cert-crl` to re-sign it, then give it to your peers again"
+	}
+	return "re-sign it with `scripts/gen-certs.sh -d " + shellQuote(dir) + " crl`, then give it to your peers again"
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// shellQuote quotes a path for a command a user pastes into a shell.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func pinFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "peer-fingerprint", EnvVars: []string{"PEERCHAT_PEER_FINGERPRINT"},
 		Usage: "accept only a peer certificate with this SHA-256 `FINGERPRINT`, as printed on connect: its first 8 bytes or all 32, colons optional; repeat to accept several"}
@@ -100,15 +153,25 @@ func pinnedFingerprints(c *cli.Context) ([]string, error) {
 func checkedIdentity(f peer.Files, u *ui) (*peer.Identity, error) {
 	r := peer.CheckBundle(f)
 	for _, w := range r.Only(peer.Warn) {
-		u.notice("warning: %s", sanitize(w.String()))
+		u.notice("warning: %s", sanitize(findingText(w)))
 	}
 	if n := len(r.Only(peer.Fail)); n > 1 {
 		u.notice("%d problems with this bundle; `peerchat certs check` with the same flags lists them all", n)
 	}
 	if err := r.Err(); err != nil {
-		return nil, err
+		return nil, withCRLHint(err)
 	}
 	return r.Identity, nil
+}
+
+// findingText is a finding as `certs check` prints it, with the fix for a
+// revocation list that lapses worded for where the user is.
+func findingText(f peer.Finding) string {
+	var stale *peer.StaleCRLError
+	if errors.As(f.Err, &stale) {
+		f.Hint = crlRefreshHint(stale.Path)
+	}
+	return f.String()
 }
 
 func certsCheckAction(c *cli.Context, u *ui) error {
@@ -126,7 +189,7 @@ func certsCheckAction(c *cli.Context, u *ui) error {
 	}
 	u.report("checking %s", sanitize(bundle))
 	for _, fd := range r.Findings {
-		u.report("%-5s %s", fd.Severity, sanitize(fd.String()))
+		u.report("%-5s %s", fd.Severity, sanitize(findingText(fd)))
 	}
 	warnings := len(r.Only(peer.Warn))
 	if r.Usable() {
@@ -138,7 +201,7 @@ func certsCheckAction(c *cli.Context, u *ui) error {
 		return nil
 	}
 	u.report("not usable: %d problem(s), %d warning(s)", len(r.Only(peer.Fail)), warnings)
-	return r.Err()
+	return withCRLHint(r.Err())
 }
 
 func certsShowAction(c *cli.Context, u *ui) error {
@@ -282,6 +345,11 @@ func revocation(c *x509.Certificate, crl *peer.RevocationList, err error) string
 	}
 	if at, ok := crl.Revoked(c); ok {
 		return fmt.Sprintf("YES, since %s, by %s: do not trust it", at.Format(time.DateOnly), crl.Path)
+	}
+	if crl.Stale(time.Now()) {
+		// listen and dial refuse such a list; "no" would say too much.
+		return fmt.Sprintf("cannot tell: %s lists %d, but it is past its next update (%s), so later revocations are missing; %s",
+			crl.Path, crl.Len(), crl.List.NextUpdate.UTC().Format("2006-01-02 15:04 MST"), crlRefreshHint(crl.Path))
 	}
 	return fmt.Sprintf("no (%s lists %d)", crl.Path, crl.Len())
 }

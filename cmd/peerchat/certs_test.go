@@ -149,12 +149,14 @@ func TestCertsCheckAndTheChatRefuseWithTheSameWords(t *testing.T) {
 }
 
 func TestCertsCheckWarnsAndTheChatGoesOn(t *testing.T) {
-	dir := certsDir(t)
-	if err := os.Chmod(dir+"/alice.key", 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pki := peertest.NewPKI(t)
+	pki.Issue(t, peertest.Leaf{Name: "alice"})
+	dir := pki.Dir
+	next := time.Now().Add(3*24*time.Hour + time.Hour)
+	pki.WriteCRL(t, dir+"/crl.pem", peertest.CRL{ThisUpdate: time.Now().Add(-27 * 24 * time.Hour), NextUpdate: next})
 	stdout, _, code := runPeerchat(t, "", "certs", "check", "--certs-dir", dir, "--name", "alice")
-	want := "warn  " + dir + "/alice.key is readable by group/others (mode 0644); chmod 600 " + dir + "/alice.key\n"
+	want := "warn  revocation list " + dir + "/crl.pem must be re-signed within 3 days (next update " + next.UTC().Format("2006-01-02 15:04 MST") +
+		"); after that peerchat refuses it; re-sign it with `scripts/gen-certs.sh -d " + dir + " crl`, then give it to your peers again\n"
 	if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "usable: alice can listen and dial, with 1 warning(s)") {
 		t.Fatalf("exit %d, stdout:\n%s\nwant exit 0 and %q", code, stdout, want)
 	}

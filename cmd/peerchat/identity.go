@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -64,6 +65,13 @@ func identityFiles(c *cli.Context) (peer.Files, error) {
 		f.CA = ca
 	}
 	f.CRL = crlFile(c, f.CA)
+	if f.CRL != "" {
+		dir, err := configDir()
+		if err != nil {
+			return f, err
+		}
+		f.CRLNumbers = filepath.Join(dir, crlNumbersFile)
+	}
 	return f, nil
 }
 

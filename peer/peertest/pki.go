@@ -219,6 +219,8 @@ type CRL struct {
 	ThisUpdate time.Time
 	NextUpdate time.Time
 	DER        bool // write DER instead of PEM
+	// Number is the CRL number; zero means one more than the PKI's last.
+	Number int64
 }
 
 // WriteCRL writes the list c describes to path and returns path.
@@ -253,6 +255,9 @@ func (p *PKI) writeCRL(t testing.TB, path string, entries []x509.RevocationListE
 		c.NextUpdate = c.ThisUpdate.Add(30 * 24 * time.Hour)
 	}
 	p.crlNumber++
+	if c.Number != 0 {
+		p.crlNumber = c.Number
+	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    big.NewInt(p.crlNumber),
 		ThisUpdate:                c.ThisUpdate,
