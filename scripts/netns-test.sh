@@ -459,6 +459,9 @@ done
 
 total_start=$(now_us)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peerchat-netns-$$.XXXXXX")
+# Each peer runs in its own directory and uses its certs/ there, as in a
+# checkout; no contacts or config of the user running the test are read.
+export PEERCHAT_CERTS_DIR=certs XDG_CONFIG_HOME=$tmp/config
 
 begin "two hosts: namespaces, veth pair, addresses, certificates"
 for ns in "$ns_a" "$ns_b"; do

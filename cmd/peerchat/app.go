@@ -21,6 +21,7 @@ import (
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	u := &ui{stdout: stdout, stderr: stderr}
 	app := newApp(u, stdin)
+	withConfig(app)
 	err := app.RunContext(ctx, args)
 	if err != nil {
 		var shown *reportedError
