@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -210,7 +211,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)
 	defer rejects.close()
-	cfg.OnReject = rejects.add
+	cfg.OnReject = func(addr net.Addr, err error) { rejects.add(addr, explainPinMismatch(c, err)) }
 	l, err := peer.Listen(c.String("addr"), cfg)
 	if err != nil {
 		return &networkError{err}
@@ -225,8 +226,11 @@ func listenAction(c *cli.Context, u *ui) error {
 			}
 			return &networkError{err}
 		}
-		rememberPeer(c, u, s)
-		err = startChat(c, u, s)
+		if err = rememberPeer(c, u, s); err != nil {
+			s.Close()
+		} else {
+			err = startChat(c, u, s)
+		}
 		if !c.Bool("keep-listening") || c.Context.Err() != nil {
 			return err
 		}
@@ -265,6 +269,9 @@ func dialAction(c *cli.Context, u *ui) error {
 		}
 		return explainPinMismatch(c, networkOrTrust(err))
 	}
-	rememberPeer(c, u, s)
+	if err := rememberPeer(c, u, s); err != nil {
+		s.Close()
+		return err
+	}
 	return startChat(c, u, s)
 }

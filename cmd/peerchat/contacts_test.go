@@ -362,3 +362,30 @@ func TestContactsListAndFingerprintForms(t *testing.T) {
 		t.Errorf("carol is still in the file after remove:\n%s", u.file(t))
 	}
 }
+
+// TestSendToAContact: `send NAME FILE` dials the contact, pins it on
+// first use like dial, and delivers the file.
+func TestSendToAContact(t *testing.T) {
+	pki := peertest.NewPKI(t)
+	pki.Issue(t, peertest.Leaf{Name: "alice"})
+	pki.Issue(t, peertest.Leaf{Name: "bob"})
+	aliceFP := peer.Fingerprint(peertest.Cert(t, filepath.Join(pki.Dir, "alice.crt")))
+	alice, bob := newUser(t), newUser(t)
+	down := t.TempDir()
+	_, addr := alice.listen(t, "--certs-dir", pki.Dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	bob.must(t, "contacts", "add", "alice", addr)
+	file := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(file, []byte("for alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := bob.must(t, "send", "--certs-dir", pki.Dir, "--name", "bob", "alice", file)
+	if !strings.Contains(stderr, "first connection to contact alice: pinned its certificate fingerprint "+aliceFP) {
+		t.Errorf("send did not pin alice on first use:\n%s", stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(down, "notes.txt")); err != nil || string(b) != "for alice\n" {
+		t.Errorf("alice received %q, %v", b, err)
+	}
+	if f := contactLine(t, bob.file(t), "alice"); f[2] != aliceFP {
+		t.Errorf("alice's line after send: %q", f)
+	}
+}

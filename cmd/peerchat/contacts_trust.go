@@ -137,17 +137,21 @@ func (p *contactPins) pinFor(name string) []string {
 // rememberPeer records a successful connection to a peer that is a
 // contact: its last-connected time, and its fingerprint if it had no pin
 // yet (trust on first use, said in one line). Failing to record is a
-// warning, not a reason to end a chat that has begun.
-func rememberPeer(c *cli.Context, u *ui, s *peer.Session) {
+// warning, not a reason to end a chat that has begun. A contact whose pin
+// the certificate does not match is refused here too, as a TrustError the
+// caller ends the session with: PinFor keeps such a certificate out of the
+// handshake, so this happens only when the pin changed meanwhile (or with a
+// package peer that does not enforce PinFor).
+func rememberPeer(c *cli.Context, u *ui, s *peer.Session) error {
 	path, err := contactsPath(c)
 	if err != nil {
-		return
+		return nil
 	}
 	p := s.Peer()
 	// Read first: a peer that is no contact leaves the file, its
 	// directory and its lock alone.
 	if list, err := readContacts(path); err != nil || findContact(list, p.Name) < 0 {
-		return
+		return nil
 	}
 	var pinned, other string
 	err = updateContacts(path, func(list []contact) ([]contact, error) {
@@ -161,21 +165,25 @@ func rememberPeer(c *cli.Context, u *ui, s *peer.Session) {
 		case p.Fingerprint:
 		default:
 			other = list[i].Pin
+			return nil, errNotAContact // nothing to record
 		}
 		list[i].Last = time.Now().UTC().Truncate(time.Second)
 		return list, nil
 	})
 	switch {
+	case other != "":
+		return explainPinMismatch(c, &peer.TrustError{
+			Reason: peer.ReasonPinMismatch, PeerName: p.Name, Fingerprint: p.Fingerprint, Want: []string{other},
+			Msg: fmt.Sprintf("%s's certificate has fingerprint %s, not %s as pinned in %s", sanitize(p.Name), p.Fingerprint, other, path),
+		})
 	case errors.Is(err, errNotAContact):
 	case err != nil:
 		u.notice("warning: could not record the connection to %s in the contacts file: %v", sanitize(p.Name), err)
 	case pinned != "":
 		u.notice("first connection to contact %s: pinned its certificate fingerprint %s (trust on first use; compare the safety code with %s by voice to be sure)",
 			sanitize(p.Name), pinned, sanitize(p.Name))
-	case other != "":
-		// Only when the pin changed while we connected.
-		u.notice("warning: %s's certificate fingerprint %s is not the one now pinned in %s (%s)", sanitize(p.Name), p.Fingerprint, path, other)
 	}
+	return nil
 }
 
 var errNotAContact = errors.New("not a contact")

@@ -75,7 +75,9 @@ func sendAction(c *cli.Context, u *ui) error {
 		return explainPinMismatch(c, networkOrTrust(err))
 	}
 	defer s.Close()
-	rememberPeer(c, u, s)
+	if err := rememberPeer(c, u, s); err != nil {
+		return err
+	}
 	u.connected(s)
 	peerName := sanitize(s.Peer().Name)
 
