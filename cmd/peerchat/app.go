@@ -211,7 +211,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)
 	defer rejects.close()
-	cfg.OnReject = func(addr net.Addr, err error) { rejects.add(addr, explainPinMismatch(c, err)) }
+	cfg.OnReject = func(addr net.Addr, err error) { rejects.add(addr, wordTrustError(c, cfg, err)) }
 	l, err := peer.Listen(c.String("addr"), cfg)
 	if err != nil {
 		return &networkError{err}
@@ -267,7 +267,7 @@ func dialAction(c *cli.Context, u *ui) error {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return explainPinMismatch(c, networkOrTrust(err))
+		return wordTrustError(c, cfg, networkOrTrust(err))
 	}
 	if err := rememberPeer(c, u, s); err != nil {
 		s.Close()

@@ -143,3 +143,13 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// wordTrustError is how dial, send and listen word a refusal: hints for
+// our certs dir, and a contact's changed certificate explained.
+func wordTrustError(c *cli.Context, cfg peer.Config, err error) error {
+	if cfg.Identity != nil {
+		h, name := bundleHinter(cfg.Identity.Files)
+		err = h.fixErr(err, name)
+	}
+	return explainPinMismatch(c, err)
+}

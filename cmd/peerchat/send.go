@@ -72,7 +72,7 @@ func sendAction(c *cli.Context, u *ui) error {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return explainPinMismatch(c, networkOrTrust(err))
+		return wordTrustError(c, cfg, networkOrTrust(err))
 	}
 	defer s.Close()
 	if err := rememberPeer(c, u, s); err != nil {
