@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -69,15 +71,18 @@ func parseFullFingerprint(s string) (string, error) {
 
 // contactAddr normalises HOST or HOST:PORT to HOST:PORT.
 func contactAddr(s string) (string, error) {
-	hostport, _, err := peer.SplitAddr(s)
+	hostport, host, err := peer.SplitAddr(s)
 	if err != nil {
 		return "", err
 	}
-	if strings.ContainsAny(hostport, " \t#") {
-		return "", fmt.Errorf("address %q has a space or a #; give HOST or HOST:PORT", s)
+	ip, _, _ := strings.Cut(host, "%") // fe80::1%eth0: an IPv6 address with its zone
+	if net.ParseIP(ip) == nil && !hostName.MatchString(host) {
+		return "", fmt.Errorf("address %q: %q is neither a host name nor an IP address; give HOST or HOST:PORT", s, host)
 	}
 	return hostport, nil
 }
+
+var hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9._-]*[A-Za-z0-9_])?$`)
 
 // readContacts reads the contacts file; a file that does not exist holds
 // no contacts.
@@ -219,7 +224,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameOver(tmp.Name(), path); err != nil {
 		return fmt.Errorf("cannot replace %s: %w", path, err)
 	}
 	if runtime.GOOS != "windows" { // a directory cannot be opened for syncing there
@@ -229,6 +234,19 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		}
 	}
 	return nil
+}
+
+// renameOver is os.Rename, tried again for a moment on Windows, where a
+// file another process is reading (a listener reading its pins, which
+// takes no lock) cannot be replaced until that read ends; as Go's own
+// cmd/go does (internal/robustio).
+func renameOver(from, to string) error {
+	err := os.Rename(from, to)
+	for i := 0; err != nil && runtime.GOOS == "windows" && i < 50; i++ {
+		time.Sleep(10 * time.Millisecond)
+		err = os.Rename(from, to)
+	}
+	return err
 }
 
 // defaultContactsPath is the contacts file in the config directory.
