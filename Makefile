@@ -66,11 +66,13 @@ cert-crl:
 .PHONY: cert-request cert-sign cert-revoke cert-crl
 
 # ---- chatting on one machine -----------------------------------------------
+# The checkout's certs/, named explicitly: peerchat's own default is the
+# certs dir in the user's config directory.
 listen: build certs/alice.crt
-	$(BIN) listen --name alice --addr $(ADDR)
+	$(BIN) listen --certs-dir certs --name alice --addr $(ADDR)
 
 dial: build certs/bob.crt
-	$(BIN) dial --name bob $(HOST)
+	$(BIN) dial --certs-dir certs --name bob $(HOST)
 
 # ---- checks ----------------------------------------------------------------
 test:

@@ -474,8 +474,9 @@ done
 
 total_start=$(now_us)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peerchat-netns-$$.XXXXXX")
-# Any peerchat run outside start (dial --help) keeps its state here too.
-export XDG_CONFIG_HOME=$tmp/home/.config XDG_DATA_HOME=$tmp/home/.local/share
+# Any peerchat run outside start (dial --help) keeps its state here too,
+# and uses the certs/ of the directory it runs in, as in a checkout.
+export PEERCHAT_CERTS_DIR=certs XDG_CONFIG_HOME=$tmp/home/.config XDG_DATA_HOME=$tmp/home/.local/share
 
 begin "two hosts: namespaces, veth pair, addresses, certificates"
 for ns in "$ns_a" "$ns_b"; do
@@ -610,6 +611,37 @@ ok
 begin "--peer: bob dials an address not in the certificate with --peer alice"
 start d2 "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob --peer alice "$a4_other"
 converse l2 d2 peer
+ok
+
+# ---- contacts ---------------------------------------------------------------------
+
+# full_fingerprint NAME: NAME's whole certificate fingerprint, as openssl
+# prints it (sha256 Fingerprint=AB:CD:...), which contacts take as it is.
+full_fingerprint() {
+	openssl x509 -in "$tmp/$1/certs/$1.crt" -noout -fingerprint -sha256
+}
+
+begin "contacts: alice listens; bob adds her with her fingerprint, at an address not in her certificate"
+listener lc ":$port"
+start -n add-alice "$ns_b" "$tmp/bob" "$PEERCHAT" contacts add alice "$a4_other" --fingerprint "$(full_fingerprint alice)"
+expect_exit add-alice 0
+ok
+
+begin "contacts: a contact pinned to another certificate (carol's) is refused"
+start -n add-wrong "$ns_b" "$tmp/bob" "$PEERCHAT" contacts add --contacts "$tmp/wrong-pin" alice "$a4" --fingerprint "$(full_fingerprint carol)"
+expect_exit add-wrong 0
+start -n wrong-pin "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob --contacts "$tmp/wrong-pin" alice
+expect_exit wrong-pin 3
+alice_fp=$(full_fingerprint alice)
+carol_fp=$(full_fingerprint carol)
+expect_error wrong-pin "${alice_fp#*=}.*${carol_fp#*=}|${carol_fp#*=}.*${alice_fp#*=}"
+refused lc ""
+ok
+
+begin "contacts: bob dials alice by name, messages both ways"
+start dc "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob alice
+converse lc dc contact
+wait_for dc err "^peerchat: connected to alice .* at $a4_other:$port$"
 ok
 
 # ---- IPv6 -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -21,6 +22,7 @@ import (
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	u := &ui{stdout: stdout, stderr: stderr}
 	app := newApp(u, stdin)
+	withConfig(app)
 	err := app.RunContext(ctx, args)
 	if err != nil {
 		var shown *reportedError
@@ -78,7 +80,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 			{
 				Name:      "dial",
 				Usage:     "connect to a listening peer, then chat",
-				ArgsUsage: "HOST[:PORT]",
+				ArgsUsage: "CONTACT | HOST[:PORT]",
 				Flags: append([]cli.Flag{
 					&cli.BoolFlag{Name: "no-reconnect",
 						Usage: "after a connection breaks, end the chat instead of reconnecting (with backoff up to 30s) and resending"},
@@ -89,6 +91,7 @@ func newApp(u *ui, stdin io.Reader) *cli.App {
 			sendCommand(u),
 			historyCommand(u),
 			certsCommand(u),
+			contactsCommand(u),
 		},
 	}
 }
@@ -112,7 +115,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 // sessionFlags are the flags both roles share: who we are, whom we accept,
 // and the heartbeat.
 func sessionFlags() []cli.Flag {
-	return append(append(append(identityFlags(), pinFlag()),
+	return append(append(append(identityFlags(), pinFlag(), contactsFlag()),
 		&cli.StringFlag{Name: "peer", EnvVars: []string{"PEERCHAT_PEER"},
 			Usage: "the peer `NAME` the other side's certificate must carry as its subject name; host names in it do not count (default: dialer checks the dialed host, listener accepts anyone from the CA)"},
 		&cli.DurationFlag{Name: "linger", Value: lingerTimeout,
@@ -174,6 +177,9 @@ func sessionConfig(c *cli.Context, u *ui) (peer.Config, error) {
 	if c.IsSet("resume-wait") && cfg.ResumeWait == 0 {
 		cfg.ResumeWait = -1 // 0 means "do not wait"; the zero Config means the default
 	}
+	if err := useContacts(c, u, &cfg); err != nil {
+		return peer.Config{}, err
+	}
 	return cfg, nil
 }
 
@@ -205,7 +211,7 @@ func listenAction(c *cli.Context, u *ui) error {
 	}
 	rejects := newRejectLog(u, rejectBurst, rejectWindow)
 	defer rejects.close()
-	cfg.OnReject = crlHinted(rejects.add)
+	cfg.OnReject = func(addr net.Addr, err error) { rejects.add(addr, wordTrustError(c, cfg, withCRLHint(err))) }
 	l, err := peer.Listen(c.String("addr"), cfg)
 	if err != nil {
 		return &networkError{err}
@@ -220,7 +226,11 @@ func listenAction(c *cli.Context, u *ui) error {
 			}
 			return &networkError{err}
 		}
-		err = startChat(c, u, s)
+		if err = rememberPeer(c, u, s); err != nil {
+			s.Close()
+		} else {
+			err = startChat(c, u, s)
+		}
 		if !c.Bool("keep-listening") || c.Context.Err() != nil {
 			return err
 		}
@@ -238,22 +248,30 @@ func dialAction(c *cli.Context, u *ui) error {
 	if err := noExtraArgs(c, 1); err != nil {
 		return err
 	}
-	if _, _, err := peer.SplitAddr(c.Args().First()); err != nil {
-		return usagef("%v", err)
+	to, err := resolveTarget(c, c.Args().First())
+	if err != nil {
+		return err
 	}
 	cfg, err := sessionConfig(c, u)
 	if err != nil {
 		return err
 	}
+	if err := to.apply(c, &cfg); err != nil {
+		return err
+	}
 	if err := fileOptions(c, u, &cfg); err != nil {
 		return err
 	}
-	s, err := peer.Dial(c.Context, c.Args().First(), cfg)
+	s, err := peer.Dial(c.Context, to.addr, cfg)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return networkOrTrust(withCRLHint(err))
+		return wordTrustError(c, cfg, networkOrTrust(withCRLHint(err)))
+	}
+	if err := rememberPeer(c, u, s); err != nil {
+		s.Close()
+		return err
 	}
 	return startChat(c, u, s)
 }

@@ -10,6 +10,7 @@ package main
 // sanitize: a certificate is data from someone else.
 
 import (
+	"cmp"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -49,8 +50,8 @@ func certsCommand(u *ui) *cli.Command {
 					"in FILE, and whether the CA in the certs dir signed it and revoked it.",
 				ArgsUsage: "FILE",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "certs-dir", Value: "certs", EnvVars: []string{"PEERCHAT_CERTS_DIR"},
-						Usage: "`DIR` holding our ca.crt, to compare with"},
+					&cli.StringFlag{Name: "certs-dir", EnvVars: []string{"PEERCHAT_CERTS_DIR"},
+						Usage: "`DIR` holding our ca.crt, to compare with (default: certs in the config directory)"},
 					&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` to compare with (default DIR/ca.crt)"},
 					crlFlag(),
 				},
@@ -152,14 +153,16 @@ func pinnedFingerprints(c *cli.Context) ([]string, error) {
 // warnings become notices, and the first problem is the error.
 func checkedIdentity(f peer.Files, u *ui) (*peer.Identity, error) {
 	r := peer.CheckBundle(f)
+	h, name := bundleHinter(f)
 	for _, w := range r.Only(peer.Warn) {
+		w.Hint = h.fix(w.Hint, name)
 		u.notice("warning: %s", sanitize(findingText(w)))
 	}
 	if n := len(r.Only(peer.Fail)); n > 1 {
 		u.notice("%d problems with this bundle; `peerchat certs check` with the same flags lists them all", n)
 	}
 	if err := r.Err(); err != nil {
-		return nil, withCRLHint(err)
+		return nil, h.fixErr(withCRLHint(err), name)
 	}
 	return r.Identity, nil
 }
@@ -172,6 +175,11 @@ func findingText(f peer.Finding) string {
 		f.Hint = crlRefreshHint(stale.Path)
 	}
 	return f.String()
+}
+
+// bundleHinter words hints for the directory of the bundle's certificate.
+func bundleHinter(f peer.Files) (hinter, string) {
+	return newHinter(filepath.Dir(f.Cert)), strings.TrimSuffix(filepath.Base(f.Cert), ".crt")
 }
 
 func certsCheckAction(c *cli.Context, u *ui) error {
@@ -188,7 +196,9 @@ func certsCheckAction(c *cli.Context, u *ui) error {
 		bundle += ", revocation list " + f.CRL
 	}
 	u.report("checking %s", sanitize(bundle))
+	h, name := bundleHinter(f)
 	for _, fd := range r.Findings {
+		fd.Hint = h.fix(fd.Hint, name)
 		u.report("%-5s %s", fd.Severity, sanitize(findingText(fd)))
 	}
 	warnings := len(r.Only(peer.Warn))
@@ -201,7 +211,7 @@ func certsCheckAction(c *cli.Context, u *ui) error {
 		return nil
 	}
 	u.report("not usable: %d problem(s), %d warning(s)", len(r.Only(peer.Fail)), warnings)
-	return withCRLHint(r.Err())
+	return h.fixErr(withCRLHint(r.Err()), name)
 }
 
 func certsShowAction(c *cli.Context, u *ui) error {
@@ -215,7 +225,11 @@ func certsShowAction(c *cli.Context, u *ui) error {
 	}
 	caFile := c.String("ca")
 	if caFile == "" {
-		caFile = peer.FilesFor(c.String("certs-dir"), "").CA
+		dir, err := resolveCertsDir(c)
+		if err != nil {
+			return err
+		}
+		caFile = peer.FilesFor(dir, "").CA
 	}
 	ca, caErr := readCA(caFile)
 	var crl *peer.RevocationList
@@ -239,7 +253,7 @@ func certsShowAction(c *cli.Context, u *ui) error {
 		if ca != nil && (crl != nil || crlErr != nil) {
 			u.report("  %-12s %s", "revoked", sanitize(revocation(cert, crl, crlErr)))
 		}
-		u.report("  %-12s --peer-fingerprint %s", "to pin it", peer.ShortFingerprint(cert))
+		u.report("  %-12s peerchat contacts add %s HOST --fingerprint %s", "to pin it", sanitize(cmp.Or(cert.Subject.CommonName, "NAME")), peer.Fingerprint(cert))
 	}
 	return nil
 }

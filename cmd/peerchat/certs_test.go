@@ -191,7 +191,7 @@ func TestCertsShow(t *testing.T) {
 		"  short        " + peer.ShortFingerprint(bobCert) + " (what peerchat prints on connect)\n",
 		"  our CA       signed by our CA (" + pki.Dir + "/ca.crt, peertest CA)\n",
 		"  revoked      no (" + pki.Dir + "/crl.pem lists 1)\n",
-		"  to pin it    --peer-fingerprint " + peer.ShortFingerprint(bobCert) + "\n",
+		"  to pin it    peerchat contacts add bob HOST --fingerprint " + peer.Fingerprint(bobCert) + "\n",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

@@ -39,8 +39,8 @@ func TestMain(m *testing.M) {
 	// No test writes a history into the real home directory: the tests
 	// that want one name its file; the others record nothing.
 	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	// Nor any state into the real config directory (the CRL numbers
-	// remembered when a certs dir holds a crl.pem).
+	// Nor reads or writes contacts, a config file, certificates or the
+	// remembered CRL numbers there.
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	os.Setenv("PEERCHAT_NO_HISTORY", "1")
 	code := m.Run()

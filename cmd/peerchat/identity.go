@@ -18,8 +18,8 @@ func identityFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "name", EnvVars: []string{"PEERCHAT_NAME"},
 			Usage: "your identity: uses `NAME`.crt and NAME.key in the certs dir"},
-		&cli.StringFlag{Name: "certs-dir", Value: "certs", EnvVars: []string{"PEERCHAT_CERTS_DIR"},
-			Usage: "`DIR` holding ca.crt and NAME.crt/NAME.key (as made by make certs)"},
+		&cli.StringFlag{Name: "certs-dir", EnvVars: []string{"PEERCHAT_CERTS_DIR"},
+			Usage: "`DIR` holding ca.crt and NAME.crt/NAME.key, as gen-certs.sh makes them (default: certs in the config directory, $XDG_CONFIG_HOME/peerchat/certs; make listen and make dial use the checkout's certs)"},
 		&cli.StringFlag{Name: "ca", Usage: "CA certificate `FILE` (default DIR/ca.crt)"},
 		&cli.StringFlag{Name: "cert", Usage: "your certificate `FILE` (default DIR/NAME.crt)"},
 		&cli.StringFlag{Name: "key", Usage: "your private key `FILE` (default DIR/NAME.key)"},
@@ -31,8 +31,13 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // identityFiles resolves the identity flags to the three files.
 func identityFiles(c *cli.Context) (peer.Files, error) {
-	dir, name := c.String("certs-dir"), c.String("name")
+	dir, err := resolveCertsDir(c)
+	if err != nil {
+		return peer.Files{}, err
+	}
+	name := c.String("name")
 	cert, key := c.String("cert"), c.String("key")
+	hint := newHinter(dir)
 	var f peer.Files
 	switch {
 	case cert != "" || key != "":
@@ -47,14 +52,13 @@ func identityFiles(c *cli.Context) (peer.Files, error) {
 		f = peer.FilesFor(dir, name)
 		if names := peer.Names(dir); len(names) > 0 && !slices.Contains(names, name) {
 			return f, &peer.TrustError{Msg: fmt.Sprintf("no identity %q in %s/ (it holds %s)", name, dir, strings.Join(names, ", ")),
-				Hint: fmt.Sprintf("pass --name %s, or make one with `make certs PEERS=%s`", names[0], name)}
+				Hint: fmt.Sprintf("pass --name %s, or make one with `%s`", names[0], hint.issue(name))}
 		}
 	default:
 		names := peer.Names(dir)
 		switch len(names) {
 		case 0:
-			return f, &peer.TrustError{Msg: fmt.Sprintf("no certificates in %s/", dir),
-				Hint: "run `make certs`, or point --certs-dir at the directory that holds yours"}
+			return f, &peer.TrustError{Msg: fmt.Sprintf("no certificates in %s/", dir), Hint: noCertsHint(hint)}
 		case 1:
 			f = peer.FilesFor(dir, names[0]) // the only identity there is
 		default:
@@ -83,4 +87,16 @@ func loadIdentity(c *cli.Context, u *ui) (*peer.Identity, error) {
 		return nil, err
 	}
 	return checkedIdentity(f, u)
+}
+
+// noCertsHint says how to get an identity into an empty certs dir: the
+// checkout's certs/ when it holds some, else the command that makes one.
+func noCertsHint(h hinter) string {
+	if !h.make && inCheckout() {
+		if names := peer.Names("certs"); len(names) > 0 {
+			return fmt.Sprintf("certs/ here holds %s: pass --certs-dir certs (as make listen and make dial do), or run `%s`",
+				strings.Join(names, ", "), h.issue())
+		}
+	}
+	return fmt.Sprintf("run `%s`, or point --certs-dir at the directory that holds yours", h.issue())
 }

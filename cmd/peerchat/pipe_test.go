@@ -129,9 +129,9 @@ func TestErrorsAreOneActionableLineWithDistinctExitCodes(t *testing.T) {
 		want string
 	}{
 		{"no certificates", []string{"dial", "--certs-dir", t.TempDir(), "localhost"}, exitTrust,
-			"no certificates in .*/; run `make certs`"},
+			"no certificates in .*/; run `gen-certs.sh -d .* YOURNAME`"},
 		{"unknown name", []string{"dial", "--certs-dir", dir, "--name", "carol", addr}, exitTrust,
-			`no identity "carol" in .* \(it holds alice, bob\); pass --name alice, or make one with ` + "`make certs PEERS=carol`"},
+			`no identity "carol" in .* \(it holds alice, bob\); pass --name alice, or make one with ` + "`gen-certs.sh -d .* carol`"},
 		{"several identities, none chosen", []string{"dial", "--certs-dir", dir, addr}, exitUsage,
 			"which identity\\? .* holds alice, bob; pass --name alice"},
 		{"certificate from another CA", []string{"dial", "--certs-dir", other.Dir, "--name", "mallory", addr}, exitTrust,

@@ -26,7 +26,7 @@ func sendCommand(u *ui) *cli.Command {
 			"resumes where it stopped. When stderr is a terminal it shows the progress.\n" +
 			"Exit status: 0 only if every file arrived intact; 5 if some file was refused,\n" +
 			"stopped or interrupted; 4 if the connection was lost for good.",
-		ArgsUsage: "HOST[:PORT] FILE...",
+		ArgsUsage: "CONTACT|HOST[:PORT] FILE...",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-reconnect",
 				Usage: "after a connection breaks, give up (exit 4) instead of reconnecting and resuming the transfer; by default send reconnects until the receiver is back or it is interrupted"},
@@ -46,8 +46,9 @@ func sendAction(c *cli.Context, u *ui) error {
 			return usagef("flags go before the address: put %s before %s", a, args[0])
 		}
 	}
-	if _, _, err := peer.SplitAddr(args[0]); err != nil {
-		return usagef("%v", err)
+	to, err := resolveTarget(c, args[0])
+	if err != nil {
+		return err
 	}
 	files := args[1:]
 	for _, f := range files {
@@ -63,14 +64,20 @@ func sendAction(c *cli.Context, u *ui) error {
 	if err != nil {
 		return err
 	}
-	s, err := peer.Dial(c.Context, args[0], cfg)
+	if err := to.apply(c, &cfg); err != nil {
+		return err
+	}
+	s, err := peer.Dial(c.Context, to.addr, cfg)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return networkOrTrust(err)
+		return wordTrustError(c, cfg, networkOrTrust(err))
 	}
 	defer s.Close()
+	if err := rememberPeer(c, u, s); err != nil {
+		return err
+	}
 	u.connected(s)
 	peerName := sanitize(s.Peer().Name)
 
