@@ -119,6 +119,11 @@ type Session struct {
 	ackOwed  bool
 	pongOwed []uint64
 	ctlExtra []byte // file control frames (transfer.go)
+	// ctlFrames counts the frames in ctlExtra; ctlOverflow is set when one
+	// more would have passed maxCtlOwed (transfer.go), for Next to end the
+	// conversation.
+	ctlFrames   int
+	ctlOverflow bool
 	// cancelsOwed are the cancels of files given up on while no
 	// connection could carry them: the next connection does.
 	cancelsOwed []byte
@@ -324,6 +329,10 @@ func (s *Session) takeControl(b []byte) []byte {
 	s.pongOwed = s.pongOwed[:0]
 	b = append(b, s.ctlExtra...)
 	s.ctlExtra = s.ctlExtra[:0]
+	if cap(s.ctlExtra) > 4<<10 {
+		s.ctlExtra = nil // a burst of replies is not kept for good
+	}
+	s.ctlFrames = 0
 	return b
 }
 
@@ -428,6 +437,9 @@ func (s *Session) Next() (Event, error) {
 		}
 		l.frames.Add(1)
 		ev, err := s.handle(t, p)
+		if err == nil {
+			err = s.owedTooMuch()
+		}
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) && !pe.Remote {

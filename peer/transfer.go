@@ -114,6 +114,12 @@ type FileProgress struct {
 	Name       string
 	Done, Size int64
 	Start      bool
+	// SavedAs, on the sender's side, is the name the receiver saved the
+	// file under, reported once after it verified the file, when the
+	// receiver says it (peerchat from the hostile-peer fix on): the
+	// receiver's rules (SafeFileName, and "NAME (2)" beside an existing
+	// file) may have changed the name offered.
+	SavedAs string
 }
 
 // ProgressInterval is how often a receiving side reports progress.
@@ -176,8 +182,8 @@ type files struct {
 	inMu    sync.Mutex
 	in      map[uint64]*incoming
 	asked   map[uint64]*incoming // offers waiting for AcceptFile or RejectFile
-	done    map[uint64]bool      // verified and renamed: a repeated offer is answered "verified"
-	partsIn map[string]uint64    // the .part paths being written, and by which transfer
+	done    map[uint64]string    // verified and renamed, with the name saved: a repeated offer is answered "verified"
+	partsIn map[string]uint64    // the partial files being written, and by which transfer
 	// refused are the files refused or stopped with RejectFile or
 	// CancelFile, with the reason: offered again on the next connection
 	// (the answer may have been lost with the last one), they are
@@ -190,8 +196,33 @@ func (fs *files) refuseAgain(id uint64, reason string) {
 	if fs.refused == nil {
 		fs.refused = make(map[uint64]string)
 	}
+	forgetOne(fs.refused, maxRemembered)
 	fs.refused[id] = reason
 }
+
+// maxRemembered bounds the refused and verified transfers remembered per
+// peer, to answer a repeated offer the same way: past it one is forgotten
+// (its repeated offer is then asked about or accepted anew).
+const maxRemembered = 1024
+
+// forgetOne drops an entry of m when it holds max.
+func forgetOne[V any](m map[uint64]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for id := range m {
+		delete(m, id)
+		return
+	}
+}
+
+// maxFilesInFlight bounds the files one peer may have on their way to
+// this side at once, offered and not yet refused, verified or ended: each
+// holds a little memory, and a partial file being written a descriptor.
+const maxFilesInFlight = 8
+
+// errTooManyFiles refuses an offer past maxFilesInFlight.
+var errTooManyFiles = fmt.Errorf("too many files at once (at most %d on their way per peer); send it once one has arrived", maxFilesInFlight)
 
 type fileReply struct {
 	t      frameType
@@ -202,9 +233,10 @@ type fileReply struct {
 
 type incoming struct {
 	name, part string
+	offered    string // the name as the peer offered it, for the partial's name
 	size, n    int64
-	f          *os.File  // the .part; nil for a discarding receiver (benchmarks)
-	w          io.Writer // where data goes: f, or io.Discard; nil once ended
+	f          *os.File  // the partial file; nil until the first byte, or for a discarding receiver (benchmarks)
+	w          io.Writer // where data goes: f, or io.Discard (until f is created); nil once ended
 	h          *blake3.Hasher
 	bad        bool      // digest mismatch: the next offer starts again from 0
 	hashing    bool      // hashPrefix owns h until it answers the offer
@@ -235,10 +267,28 @@ func reasonBytes(s string) []byte {
 	return []byte(s)
 }
 
+// maxCtlOwed bounds the file replies owed to the peer (accepts, refusals,
+// verdicts), in bytes and in frames. They pile up only while nothing can
+// be written, that is while the peer does not read: a peer that keeps
+// offering then has the conversation ended with a protocol error
+// (Next checks owedTooMuch) rather than this side's memory grow.
+const (
+	maxCtlOwed       = 64 << 10
+	maxCtlFramesOwed = 256
+)
+
 // oweFrame queues a control frame for the peer and has it sent soon, by
 // the timer's goroutine or with the next write: the reader never writes.
+// Past maxCtlOwed the frame is dropped and the overflow noted, for the
+// reader to end the conversation.
 func (s *Session) oweFrame(b []byte) {
 	s.ctlMu.Lock()
+	if len(s.ctlExtra)+len(b) > maxCtlOwed || s.ctlFrames >= maxCtlFramesOwed {
+		s.ctlOverflow = true
+		s.ctlMu.Unlock()
+		return
+	}
+	s.ctlFrames++
 	s.ctlExtra = append(s.ctlExtra, b...)
 	arm := !s.ctlArmed
 	s.ctlArmed = true
@@ -246,38 +296,6 @@ func (s *Session) oweFrame(b []byte) {
 	if arm {
 		s.ctlTimer.Reset(0)
 	}
-}
-
-// SafeFileName reduces a name offered by a peer to a base name that can
-// only name a file inside the download directory, or refuses it.
-func SafeFileName(offered string) (string, error) {
-	name := offered
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	if !utf8.ValidString(name) {
-		return "", fmt.Errorf("file name %q is not valid UTF-8", offered)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ':' {
-			return "", fmt.Errorf("file name %q holds control characters", offered)
-		}
-	}
-	name = strings.TrimRight(name, ". ")
-	if name == "" || len(name) > 200 {
-		return "", fmt.Errorf("file name %q is empty or too long once reduced to a base name", offered)
-	}
-	stem := strings.ToUpper(name)
-	if i := strings.IndexByte(stem, '.'); i >= 0 {
-		stem = stem[:i]
-	}
-	switch stem {
-	case "CON", "PRN", "AUX", "NUL",
-		"COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
-		"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9":
-		return "", fmt.Errorf("file name %q is a device name", offered)
-	}
-	return name, nil
 }
 
 // handleFile handles the file frames; it runs on the reader's goroutine.
@@ -395,8 +413,8 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	fs := &s.files
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
-	if fs.done[id] {
-		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+	if saved, ok := fs.done[id]; ok {
+		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}, []byte(saved)))
 		return nil
 	}
 	if reason, ok := fs.refused[id]; ok {
@@ -421,6 +439,14 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		fs.drop(id) // the same id for another file: a sender that restarted
 		in = nil
 	}
+	if in == nil && fs.asked[id] == nil && len(fs.in)+len(fs.asked) >= maxFilesInFlight {
+		return s.refuse(id, name, errTooManyFiles)
+	}
+	if in == nil || in.bad {
+		if err := s.roomFor(name, offered, int64(size)); err != nil {
+			return s.refuse(id, name, err)
+		}
+	}
 	if in != nil && !in.bad {
 		if in.hashing {
 			return nil // hashPrefix answers once the kept prefix is hashed
@@ -437,15 +463,15 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		if fs.asked == nil {
 			fs.asked = make(map[uint64]*incoming)
 		}
-		fs.asked[id] = &incoming{name: name, size: int64(size)}
-		return FileOffer{ID: id, Name: name, Size: int64(size), Have: fs.have(s.cfg.DownloadDir, name, int64(size))}
+		fs.asked[id] = &incoming{name: name, offered: offered, size: int64(size)}
+		return FileOffer{ID: id, Name: name, Size: int64(size), Have: fs.have(s.cfg.DownloadDir, s.fingerprint(), offered, int64(size))}
 	}
-	return s.acceptIncoming(id, name, int64(size), in != nil && in.bad)
+	return s.acceptIncoming(id, name, offered, int64(size), in != nil && in.bad)
 }
 
 // acceptIncoming opens the .part of an offer and tells the sender where
 // to start. The caller holds inMu.
-func (s *Session) acceptIncoming(id uint64, name string, size int64, restart bool) Event {
+func (s *Session) acceptIncoming(id uint64, name, offered string, size int64, restart bool) Event {
 	fs := &s.files
 	fs.drop(id)
 	if err := s.ended(); err != nil {
@@ -457,9 +483,10 @@ func (s *Session) acceptIncoming(id uint64, name string, size int64, restart boo
 	var err error
 	if s.cfg.discardFiles {
 		in = &incoming{name: name, size: size, w: io.Discard, h: blake3.New()}
-	} else if in, err = s.openPart(fs.partPath(s.cfg.DownloadDir, name), name, size, restart); err != nil {
+	} else if in, err = s.openPart(fs.partPath(s.cfg.DownloadDir, s.fingerprint(), offered, size), name, size, restart); err != nil {
 		return s.refuse(id, name, err)
 	}
+	in.offered = offered
 	in.reported = time.Now()
 	if fs.in == nil {
 		fs.in = make(map[uint64]*incoming)
@@ -502,28 +529,31 @@ func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
 		// next offer, which finds the .part as it is.
 		fs.drop(id)
 		s.oweFrame(appendIDFrame(nil, frameFileReject, id,
-			reasonBytes(fmt.Sprintf("cannot read back %s in the download directory (%v)", filepath.Base(in.part), pathErrCause(err)))))
+			reasonBytes(fmt.Sprintf("cannot read back the partial file of %s in the download directory (%v)", in.name, pathErrCause(err)))))
 		return
 	}
 	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
 }
 
-// partPath is where a file offered as name is written until verified:
-// NAME.part, or "NAME (2).part" and so on while another transfer of the
-// same name is writing that one. The caller holds inMu.
-func (fs *files) partPath(dir, name string) string {
-	part := filepath.Join(dir, name+".part")
+// partPath is where a file offered as name, of size bytes, by the peer
+// whose certificate has fingerprint fp is written until verified: its
+// PartialName, or the same with "-2" and so on while another transfer of
+// this side writes that one (at most maxFilesInFlight are). The caller
+// holds inMu.
+func (fs *files) partPath(dir, fp, offered string, size int64) string {
+	base := PartialName(fp, offered, size)
+	part := filepath.Join(dir, base)
 	for i := 2; ; i++ {
 		if _, busy := fs.partsIn[part]; !busy {
 			return part
 		}
-		part = filepath.Join(dir, fmt.Sprintf("%s (%d).part", name, i))
+		part = filepath.Join(dir, strings.TrimSuffix(base, partialSuffix)+fmt.Sprintf("-%d", i)+partialSuffix)
 	}
 }
 
-// have is how much of a file an earlier attempt left in its .part.
-func (fs *files) have(dir, name string, size int64) int64 {
-	fi, err := os.Lstat(fs.partPath(dir, name))
+// have is how much of a file an earlier attempt left in its partial file.
+func (fs *files) have(dir, fp, offered string, size int64) int64 {
+	fi, err := os.Lstat(fs.partPath(dir, fp, offered, size))
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > size {
 		return 0
 	}
@@ -543,7 +573,7 @@ func (s *Session) AcceptFile(id uint64) (FileOffered, error) {
 		return FileOffered{}, fmt.Errorf("no file offer %d waits for an answer", id)
 	}
 	delete(fs.asked, id)
-	switch ev := s.acceptIncoming(id, a.name, a.size, false).(type) {
+	switch ev := s.acceptIncoming(id, a.name, a.offered, a.size, false).(type) {
 	case FileOffered:
 		return ev, nil
 	case FileFailed:
@@ -588,21 +618,30 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 	return nil
 }
 
-// openPart opens part, keeping what an earlier attempt wrote unless
-// restart is set; the caller has that prefix hashed (hashPrefix).
+// openPart prepares part for an accepted offer: it opens the partial
+// file an earlier attempt left, keeping what it holds unless restart is
+// set (the caller has that prefix hashed, hashPrefix), or, when there is
+// none, leaves it to the first byte that arrives to create it, so that an
+// offer that never sends one leaves nothing on disk and holds no
+// descriptor. Only peerchat's own partial files, named by PartialName,
+// are ever opened, and never through a symbolic link.
 func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
-	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s exists in the download directory and is not a regular file", filepath.Base(part))
+	in := &incoming{name: name, part: part, size: size, w: io.Discard, h: blake3.New()}
+	f, err := openPartial(part)
+	if errors.Is(err, os.ErrNotExist) {
+		return in, nil
 	}
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
-	in := &incoming{name: name, part: part, size: size, f: f, w: f, h: blake3.New()}
+	in.f, in.w = f, f
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
 	if err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	n := fi.Size()
 	if restart || n > size {
@@ -610,14 +649,30 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	}
 	if err := f.Truncate(n); err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	if _, err := f.Seek(n, io.SeekStart); err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	in.n = n
 	return in, nil
+}
+
+// write writes data to the partial file, creating it first if this is the
+// first byte.
+func (in *incoming) write(data []byte) error {
+	if in.f == nil && in.part != "" {
+		f, err := createPartial(in.part)
+		if err != nil {
+			return partCreateError(in.name, err)
+		}
+		in.f, in.w = f, f
+	}
+	if _, err := in.w.Write(data); err != nil {
+		return partWriteError(in.name, err)
+	}
+	return nil
 }
 
 func (in *incoming) close() {
@@ -654,8 +709,8 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	if in.n+int64(len(data)) > in.size {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
-	if _, err := in.w.Write(data); err != nil {
-		return s.failIncoming(id, in, partWriteError(in.part, err)), nil
+	if err := in.write(data); err != nil {
+		return s.failIncoming(id, in, err), nil
 	}
 	in.h.Write(data)
 	in.n += int64(len(data))
@@ -685,11 +740,14 @@ func (s *Session) fileDone(id uint64, digest []byte) (Event, error) {
 		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}, nil
 	}
 	var path string
-	if in.f != nil {
+	if in.part != "" {
+		if err := in.write(nil); err != nil { // an empty file: created now
+			return s.failIncoming(id, in, err), nil
+		}
 		// Synced before the rename: a crash must not leave a complete
 		// name on incomplete data.
 		if err := in.f.Sync(); err != nil {
-			return s.failIncoming(id, in, partWriteError(in.part, err)), nil
+			return s.failIncoming(id, in, partWriteError(in.name, err)), nil
 		}
 		in.close()
 		var err error
@@ -699,10 +757,14 @@ func (s *Session) fileDone(id uint64, digest []byte) (Event, error) {
 	}
 	s.files.drop(id)
 	if s.files.done == nil {
-		s.files.done = make(map[uint64]bool)
+		s.files.done = make(map[uint64]string)
 	}
-	s.files.done[id] = true
-	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+	saved := filepath.Base(path)
+	forgetOne(s.files.done, maxRemembered)
+	s.files.done[id] = saved
+	// The name saved under rides in the verdict's reason, which a sender
+	// from before ignores when the file is intact.
+	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}, []byte(saved)))
 	return FileReceived{ID: id, Name: in.name, Path: path, Size: in.size}, nil
 }
 
@@ -730,7 +792,7 @@ func placeFile(part, want string) (string, error) {
 			continue
 		}
 		if err := os.Rename(part, path); err != nil {
-			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(part), pathErrCause(err))
+			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(want), pathErrCause(err))
 		}
 		return path, nil
 	}
@@ -801,6 +863,9 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 			}
 			return err
 		case ok:
+			if progress != nil && x.saved != "" {
+				progress(FileProgress{ID: id, Name: name, Done: size, Size: size, SavedAs: x.saved})
+			}
 			return nil
 		}
 		if attempt++; attempt > maxSendAttempts {
@@ -835,6 +900,7 @@ type sending struct {
 	ch       chan fileReply
 	progress func(FileProgress)
 	buf      []byte
+	saved    string // the name the receiver saved the file under, if it said
 }
 
 // relinkPoll is how often a transfer waiting for an answer checks that
@@ -875,6 +941,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 	}
 	switch r.t {
 	case frameFileVerified:
+		x.verified(r)
 		return r.ok, nil // offered again after it was verified
 	case frameFileAccept:
 	default:
@@ -926,10 +993,20 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		switch r.t {
 		case frameFileVerified:
+			x.verified(r)
 			return r.ok, nil
 		case frameFileReject:
 			return false, s.refused(r, true)
 		}
+	}
+}
+
+// verified notes the name a receiver's verdict says it saved the file
+// under: a base name, shown to the user after sanitising like any peer
+// text, and ignored if it is not one.
+func (x *sending) verified(r fileReply) {
+	if r.ok && r.reason != "" && len(r.reason) <= maxFileName && !strings.ContainsAny(r.reason, `/\`) && utf8.ValidString(r.reason) {
+		x.saved = r.reason
 	}
 }
 
@@ -1048,4 +1125,16 @@ func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
 			}
 		}
 	}
+}
+
+// owedTooMuch reports a peer that made this side owe more file replies
+// than maxCtlOwed while it read none of them.
+func (s *Session) owedTooMuch() error {
+	s.ctlMu.Lock()
+	over := s.ctlOverflow
+	s.ctlMu.Unlock()
+	if !over {
+		return nil
+	}
+	return protocolErrorf("too many replies owed: %s sent file frames that need an answer (over %d frames or %d KiB of answers) and read none of them", s.Peer().Name, maxCtlFramesOwed, maxCtlOwed>>10)
 }
