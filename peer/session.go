@@ -119,11 +119,11 @@ type Session struct {
 	ackOwed  bool
 	pongOwed []uint64
 	ctlExtra []byte // file control frames (transfer.go)
-	// ctlFrames counts the frames in ctlExtra; ctlOverflow is set when one
-	// more would have passed maxCtlOwed (transfer.go), for Next to end the
-	// conversation.
-	ctlFrames   int
-	ctlOverflow bool
+	// ctlFrames counts the frames in ctlExtra; ctlDrained is poked when
+	// a write takes them, for a reader waiting below maxCtlOwed
+	// (transfer.go).
+	ctlFrames  int
+	ctlDrained chan struct{}
 	// cancelsOwed are the cancels of files given up on while no
 	// connection could carry them: the next connection does.
 	cancelsOwed []byte
@@ -171,18 +171,19 @@ type Session struct {
 func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		cfg:       cfg,
-		self:      self,
-		dial:      d,
-		lis:       lis,
-		ctx:       ctx,
-		cancel:    cancel,
-		wbuf:      make([]byte, 0, 4<<10),
-		pingSent:  make(map[uint64]time.Time),
-		ackSignal: make(chan struct{}, 1),
-		offerSig:  make(chan struct{}, 1),
-		retrySig:  make(chan struct{}, 1),
-		done:      make(chan struct{}),
+		cfg:        cfg,
+		self:       self,
+		dial:       d,
+		lis:        lis,
+		ctx:        ctx,
+		cancel:     cancel,
+		wbuf:       make([]byte, 0, 4<<10),
+		pingSent:   make(map[uint64]time.Time),
+		ackSignal:  make(chan struct{}, 1),
+		offerSig:   make(chan struct{}, 1),
+		retrySig:   make(chan struct{}, 1),
+		ctlDrained: make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	if lis != nil {
 		s.onEnd = func() { lis.release(s) }
@@ -332,7 +333,13 @@ func (s *Session) takeControl(b []byte) []byte {
 	if cap(s.ctlExtra) > 4<<10 {
 		s.ctlExtra = nil // a burst of replies is not kept for good
 	}
-	s.ctlFrames = 0
+	if s.ctlFrames > 0 {
+		s.ctlFrames = 0
+		select {
+		case s.ctlDrained <- struct{}{}:
+		default:
+		}
+	}
 	return b
 }
 
@@ -438,7 +445,7 @@ func (s *Session) Next() (Event, error) {
 		l.frames.Add(1)
 		ev, err := s.handle(t, p)
 		if err == nil {
-			err = s.owedTooMuch()
+			err = s.awaitOwed(l)
 		}
 		if err != nil {
 			var pe *ProtocolError

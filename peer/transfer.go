@@ -268,26 +268,21 @@ func reasonBytes(s string) []byte {
 }
 
 // maxCtlOwed bounds the file replies owed to the peer (accepts, refusals,
-// verdicts), in bytes and in frames. They pile up only while nothing can
-// be written, that is while the peer does not read: a peer that keeps
-// offering then has the conversation ended with a protocol error
-// (Next checks owedTooMuch) rather than this side's memory grow.
+// verdicts), in bytes and in frames: once they reach it, the reader reads
+// nothing more until a write has taken them (awaitOwed). They pile up
+// only while the peer sends requests faster than it reads the answers; a
+// peer that goes on not reading for maxOwedWait has the conversation
+// ended with a protocol error, rather than this side's memory grow.
 const (
 	maxCtlOwed       = 64 << 10
 	maxCtlFramesOwed = 256
+	maxOwedWait      = 5 * time.Second
 )
 
 // oweFrame queues a control frame for the peer and has it sent soon, by
 // the timer's goroutine or with the next write: the reader never writes.
-// Past maxCtlOwed the frame is dropped and the overflow noted, for the
-// reader to end the conversation.
 func (s *Session) oweFrame(b []byte) {
 	s.ctlMu.Lock()
-	if len(s.ctlExtra)+len(b) > maxCtlOwed || s.ctlFrames >= maxCtlFramesOwed {
-		s.ctlOverflow = true
-		s.ctlMu.Unlock()
-		return
-	}
 	s.ctlFrames++
 	s.ctlExtra = append(s.ctlExtra, b...)
 	arm := !s.ctlArmed
@@ -1127,14 +1122,42 @@ func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
 	}
 }
 
-// owedTooMuch reports a peer that made this side owe more file replies
-// than maxCtlOwed while it read none of them.
-func (s *Session) owedTooMuch() error {
-	s.ctlMu.Lock()
-	over := s.ctlOverflow
-	s.ctlMu.Unlock()
-	if !over {
-		return nil
+// awaitOwed holds the reader of l while the file replies owed are at
+// maxCtlOwed, until a write takes them, and ends the conversation if none
+// can for maxOwedWait: the peer makes this side owe answers and does not
+// read them.
+func (s *Session) awaitOwed(l *link) error {
+	var timeout <-chan time.Time
+	for {
+		s.ctlMu.Lock()
+		n, frames := len(s.ctlExtra), s.ctlFrames
+		if n < maxCtlOwed && frames < maxCtlFramesOwed {
+			s.ctlMu.Unlock()
+			return nil
+		}
+		if !s.ctlArmed {
+			s.ctlArmed = true
+			s.ctlTimer.Reset(0)
+		}
+		s.ctlMu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxOwedWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-s.ctlDrained:
+		case <-l.done:
+			return nil // the connection broke: Next's read says why
+		case <-s.done:
+			return s.endErr
+		case <-timeout:
+			// Ended here, before Next's abort: the write stuck on the
+			// peer fails as abort cuts it short, and would otherwise
+			// end the conversation as a mere lost connection. The peer,
+			// which reads nothing, is not told.
+			pe := protocolErrorf("too many replies owed: %s sent %d file frames that need an answer (%d bytes of answers) and read none of them for %s", s.Peer().Name, frames, n, maxOwedWait)
+			return s.end(pe)
+		}
 	}
-	return protocolErrorf("too many replies owed: %s sent file frames that need an answer (over %d frames or %d KiB of answers) and read none of them", s.Peer().Name, maxCtlFramesOwed, maxCtlOwed>>10)
 }

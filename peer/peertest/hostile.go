@@ -48,21 +48,18 @@ const (
 
 // DialHostile connects to a listener at addr as id, completes the TLS
 // handshake and the hello exchange (announcing that it takes files), and
-// returns the connection to misbehave on. The connection's receive buffer
-// is kept small, so that a Hostile that never reads stops the listener's
-// writes soon.
+// returns the connection to misbehave on.
 func DialHostile(t testing.TB, addr string, id *peer.Identity) *Hostile {
 	t.Helper()
 	cert, err := tls.LoadX509KeyPair(id.Files.Cert, id.Files.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := net.Dialer{Timeout: 5 * time.Second, Control: nil}
+	d := net.Dialer{Timeout: 5 * time.Second}
 	raw, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw.(*net.TCPConn).SetReadBuffer(4 << 10)
 	c := tls.Client(raw, &tls.Config{
 		Certificates:       []tls.Certificate{cert},
 		InsecureSkipVerify: true, // the attacker does not care who it talks to
