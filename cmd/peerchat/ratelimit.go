@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -11,31 +12,34 @@ import (
 // flood of hostile connections would turn that into thousands of lines
 // that bury the chat, so at most rejectBurst lines are shown per
 // rejectWindow; the rest are counted, and one line at the end of the
-// window (or when the listener stops) says how many were held back.
+// window (or when the listener stops) says how many were held back. The
+// files a peer offers and this side refuses by itself (a name or size it
+// does not take, too many at once) are limited the same way: a peer may
+// offer thousands.
 const (
 	rejectBurst  = 10
 	rejectWindow = 10 * time.Second
 )
 
-type rejectLog struct {
-	u      *ui
+// burstLog shows at most burst lines per window and counts the rest; more
+// words the line that sums them up.
+type burstLog struct {
+	say    func(string)
+	more   func(held int, span time.Duration) string
 	burst  int
 	window time.Duration
+	timed  bool // sum up when the window ends; else with the next line after it, or at close
 
 	mu      sync.Mutex
 	start   time.Time // of the current window
 	shown   int       // lines printed in it
-	held    int       // refusals not printed in it
+	held    int       // lines not printed in it
 	timer   *time.Timer
 	stopped bool
 }
 
-func newRejectLog(u *ui, burst int, window time.Duration) *rejectLog {
-	return &rejectLog{u: u, burst: burst, window: window}
-}
-
-// add reports one refused connection; it is the listener's OnReject.
-func (r *rejectLog) add(addr net.Addr, err error) {
+// line shows text, or counts it when the window's burst is spent.
+func (r *burstLog) line(text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.stopped {
@@ -53,18 +57,18 @@ func (r *rejectLog) add(addr net.Addr, err error) {
 	}
 	if r.shown < r.burst {
 		r.shown++
-		r.u.notice("refused %s: %s", addr, sanitize(err.Error()))
+		r.say(text)
 		return
 	}
 	r.held++
-	if r.timer == nil {
+	if r.timed && r.timer == nil {
 		r.timer = time.AfterFunc(r.start.Add(r.window).Sub(now), r.summarize)
 	}
 }
 
-// summarize prints how many refusals were held back in the window that
+// summarize prints how many lines were held back in the window that
 // ended, and starts afresh.
-func (r *rejectLog) summarize() {
+func (r *burstLog) summarize() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.timer = nil
@@ -72,17 +76,16 @@ func (r *rejectLog) summarize() {
 	r.start = time.Time{}
 }
 
-func (r *rejectLog) flushLocked() {
+func (r *burstLog) flushLocked() {
 	if r.held == 0 {
 		return
 	}
-	span := time.Since(r.start).Round(100 * time.Millisecond)
-	r.u.notice("and %d more connection(s) refused in the last %s (at most %d are shown per %s)", r.held, span, r.burst, r.window)
+	r.say(r.more(r.held, time.Since(r.start).Round(100*time.Millisecond)))
 	r.held = 0
 }
 
 // close prints what is still held back and stops the log.
-func (r *rejectLog) close() {
+func (r *burstLog) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.timer != nil {
@@ -91,4 +94,35 @@ func (r *rejectLog) close() {
 	}
 	r.flushLocked()
 	r.stopped = true
+}
+
+// rejectLog is the listener's log of refused connections.
+type rejectLog struct{ burstLog }
+
+func newRejectLog(u *ui, burst int, window time.Duration) *rejectLog {
+	return &rejectLog{burstLog{
+		say: func(s string) { u.notice("%s", s) },
+		more: func(held int, span time.Duration) string {
+			return fmt.Sprintf("and %d more connection(s) refused in the last %s (at most %d are shown per %s)", held, span, burst, window)
+		},
+		burst: burst, window: window, timed: true,
+	}}
+}
+
+// add reports one refused connection; it is the listener's OnReject.
+func (r *rejectLog) add(addr net.Addr, err error) {
+	r.line(fmt.Sprintf("refused %s: %s", addr, sanitize(err.Error())))
+}
+
+// newRefusalLog limits the notices of files this side refused from
+// peerName by itself; say shows one. timed says whether say may be called
+// from a timer's goroutine.
+func newRefusalLog(say func(string), peerName string, timed bool) *burstLog {
+	return &burstLog{
+		say: say,
+		more: func(held int, span time.Duration) string {
+			return fmt.Sprintf("and %d more file offer(s) from %s refused in the last %s (at most %d are shown per %s)", held, peerName, span, rejectBurst, rejectWindow)
+		},
+		burst: rejectBurst, window: rejectWindow, timed: timed,
+	}
 }

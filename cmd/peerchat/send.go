@@ -101,12 +101,16 @@ func sendAction(c *cli.Context, u *ui) error {
 		m := newMeter(name, size, time.Now())
 		report := progressReporter(u, m, peerName)
 		accepted := false // the receiver took the file: it keeps what arrives
+		saved := ""
 		err := s.SendFile(c.Context, f, func(p peer.FileProgress) {
 			accepted = accepted || p.Start
+			if p.SavedAs != "" {
+				saved = p.SavedAs
+			}
 			report(p)
 		})
 		if err == nil {
-			u.notice("sent %s to %s: %s, verified", m.name, peerName, m.summary(time.Now()))
+			u.notice("sent %s to %s: %s, verified%s", m.name, peerName, m.summary(time.Now()), savedAs(name, saved, peerName))
 			continue
 		}
 		// What arrived stays with the receiver, as NAME.part: the same
@@ -221,6 +225,16 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a positive size")
 	}
 	return n * mult, nil
+}
+
+// savedAs tells the sender the name the receiver saved a file under,
+// when its rules changed the name offered (a leading dot, a device name,
+// an invisible character, a name already taken there).
+func savedAs(offered, saved, peerName string) string {
+	if saved == "" || saved == offered {
+		return ""
+	}
+	return fmt.Sprintf("; %s saved it as %s", peerName, sanitize(saved))
 }
 
 // progressReporter shows a transfer's progress on stderr when it is a

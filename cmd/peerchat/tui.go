@@ -93,6 +93,7 @@ type ttyChat struct {
 	linger        *time.Timer   // bounds that
 	done          bool          // the loop ends after this turn
 	endErr        error         // why the session ended, once it has
+	refusals      *burstLog     // notices of offers refused by this side alone (tui_files.go)
 	ended         bool          // endErr is set
 	outErr        error         // the terminal could not be written
 
