@@ -36,9 +36,10 @@ func PartialName(fp, offered string, size int64) string {
 	return ".peerchat-" + hex.EncodeToString(h.Sum(sum[:0])[:16]) + partialSuffix
 }
 
-// freeMargin is the space left free on the download directory's disk: an
-// offer that would leave less is refused, before any byte is written.
-const freeMargin = 64 << 20
+// maxFreeMargin is the most space kept free on the download directory's
+// disk: an offer that would leave less than 1% of the disk, or than this,
+// is refused before any byte is written.
+const maxFreeMargin = 64 << 20
 
 // roomFor refuses a file of size bytes that the download directory's
 // disk has no room for, counting what its partial file already holds.
@@ -48,13 +49,14 @@ func (s *Session) roomFor(name, offered string, size int64) error {
 	if s.cfg.discardFiles {
 		return nil
 	}
-	free, ok := diskFree(s.cfg.DownloadDir)
-	if !ok {
+	free, total, ok := diskFree(s.cfg.DownloadDir)
+	if !ok || total == 0 { // a file system that does not say (/proc, some network ones)
 		return nil
 	}
+	margin := min(total/100, maxFreeMargin)
 	need := size - s.files.have(s.cfg.DownloadDir, s.fingerprint(), offered, size)
-	if need <= 0 || uint64(need)+freeMargin <= free {
+	if need <= 0 || uint64(need)+margin <= free {
 		return nil
 	}
-	return fmt.Errorf("%s is %d bytes and the download directory's disk has %d bytes free (%d MiB are kept free); free some space there", name, size, free, freeMargin>>20)
+	return fmt.Errorf("%s is %d bytes and the download directory's disk has %d bytes free (%d bytes are kept free); free some space there", name, size, free, margin)
 }

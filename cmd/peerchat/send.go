@@ -21,7 +21,7 @@ func sendCommand(u *ui) *cli.Command {
 		Description: "The listener takes the files if it runs with --accept-files; on a chat screen\n" +
 			"its user is asked (/accept, /reject); in pipe mode without --accept-files every\n" +
 			"file is refused. Each file is hashed (BLAKE3) while it is sent and verified by\n" +
-			"the receiver, which writes it as NAME.part and never replaces an existing file.\n" +
+			"the receiver, which writes it to a partial file and never replaces an existing file.\n" +
 			"After a dropped connection, or when the same send is run again, the transfer\n" +
 			"resumes where it stopped. When stderr is a terminal it shows the progress.\n" +
 			"Exit status: 0 only if every file arrived intact; 5 if some file was refused,\n" +
@@ -113,7 +113,7 @@ func sendAction(c *cli.Context, u *ui) error {
 			u.notice("sent %s to %s: %s, verified%s", m.name, peerName, m.summary(time.Now()), savedAs(name, saved, peerName))
 			continue
 		}
-		// What arrived stays with the receiver, as NAME.part: the same
+		// What arrived stays with the receiver, in a partial file: the same
 		// command run again continues from there.
 		resume := ""
 		switch {

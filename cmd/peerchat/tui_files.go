@@ -41,7 +41,7 @@ type transfer struct {
 	size   int64
 
 	offer bool  // incoming, waiting for /accept or /reject
-	have  int64 // offer: what an earlier try left in the .part
+	have  int64 // offer: what an earlier try left in its partial file
 
 	m    *meter // incoming, once accepted; an outgoing one's is its goroutine's
 	line string // the status line after the arrow and number
@@ -332,7 +332,7 @@ func (c *ttyChat) receiving(t *transfer, ev peer.FileOffered) {
 
 // peerRestarted forgets the incoming files: a peer that restarted has
 // voided its offers, and offers again, under new numbers, what it still
-// sends. What arrived stays in the .part files, to resume from.
+// sends. What arrived stays in the partial files, to resume from.
 func (c *ttyChat) peerRestarted() {
 	for _, t := range c.xfers.sorted() {
 		if t.out {
