@@ -3,10 +3,10 @@ package peer
 // File transfer: files travel over the conversation's connection as their
 // own stream, beside the messages and never through their queue. The
 // sender offers (id, size, name); the receiver answers with the offset it
-// already holds (its NAME.part) or a refusal; the sender streams chunks
+// already holds (its partial file) or a refusal; the sender streams chunks
 // from there, one per turn of the write lock so that a message waits
 // behind one chunk at most, then the BLAKE3 digest of the whole file. The
-// receiver hashes as it writes (the .part prefix it kept first), verifies,
+// receiver hashes as it writes (the partial file's prefix it kept first), verifies,
 // syncs and renames. Reliability comes from that handshake, not from
 // acknowledgements: after a reconnection the sender offers again and the
 // receiver answers with what it has, so no file byte is ever held in memory
@@ -85,7 +85,7 @@ func fileFrameName(t frameType) string {
 // FileOffer reports, on a receiving side with [Config.ConfirmFiles], a
 // file the peer offers: it waits for [Session.AcceptFile] or
 // [Session.RejectFile]. Have is how much of it an earlier attempt left in
-// NAME.part: accepting resumes from there.
+// a partial file: accepting resumes from there.
 type FileOffer struct {
 	ID   uint64
 	Name string // the offered name, reduced to a safe base name
@@ -94,7 +94,7 @@ type FileOffer struct {
 }
 
 // FileOffered reports, on the receiving side, a file the peer offered and
-// this side accepted: it is written to NAME.part from Offset on (above 0
+// this side accepted: it is written to its partial file from Offset on (above 0
 // when an earlier attempt is resumed).
 type FileOffered struct {
 	ID     uint64
@@ -134,7 +134,7 @@ type FileReceived struct {
 }
 
 // FileFailed reports a file that was refused or could not be received. A
-// digest mismatch keeps the .part and the sender starts again (Retry).
+// digest mismatch keeps the partial file and the sender starts again (Retry).
 type FileFailed struct {
 	ID    uint64
 	Name  string
@@ -334,7 +334,7 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 }
 
 // peerCancelled ends, on the receiving side, a transfer or an offer the
-// sender cancelled; its .part stays.
+// sender cancelled; its partial file stays.
 func (s *Session) peerCancelled(id uint64, reason string) Event {
 	fs := &s.files
 	fs.inMu.Lock()
@@ -351,7 +351,7 @@ func (s *Session) peerCancelled(id uint64, reason string) Event {
 	return FileFailed{ID: id, Name: in.name, Err: fmt.Errorf("%s cancelled %s: %s", s.Peer().Name, in.name, reason)}
 }
 
-// drop ends the receiving state of transfer id, keeping its .part. The
+// drop ends the receiving state of transfer id, keeping its partial file. The
 // caller holds inMu.
 func (fs *files) drop(id uint64) {
 	if in := fs.in[id]; in != nil {
@@ -362,7 +362,7 @@ func (fs *files) drop(id uint64) {
 }
 
 // forgetIncoming drops the receiving state of a peer that restarted: its
-// .part files stay, and are resumed when it offers them again.
+// partial files stay, and are resumed when it offers them again.
 func (fs *files) forgetIncoming() {
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
@@ -372,7 +372,7 @@ func (fs *files) forgetIncoming() {
 	fs.in, fs.asked, fs.done, fs.partsIn, fs.refused = nil, nil, nil, nil, nil
 }
 
-// closeIncoming lets go of every .part being written, when the
+// closeIncoming lets go of every partial file being written, when the
 // conversation ends; they stay on disk, to resume from.
 func (fs *files) closeIncoming() {
 	fs.inMu.Lock()
@@ -464,13 +464,13 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	return s.acceptIncoming(id, name, offered, int64(size), in != nil && in.bad)
 }
 
-// acceptIncoming opens the .part of an offer and tells the sender where
+// acceptIncoming opens the partial file of an offer and tells the sender where
 // to start. The caller holds inMu.
 func (s *Session) acceptIncoming(id uint64, name, offered string, size int64, restart bool) Event {
 	fs := &s.files
 	fs.drop(id)
 	if err := s.ended(); err != nil {
-		// end closed the .parts under inMu after it closed done: none
+		// end closed the partial files under inMu after it closed done: none
 		// may be opened now, with nobody left to close it.
 		return FileFailed{ID: id, Name: name, Err: err}
 	}
@@ -500,12 +500,12 @@ func (s *Session) acceptIncoming(id uint64, name, offered string, size int64, re
 	return FileOffered{ID: id, Name: name, Size: size, Offset: in.n}
 }
 
-// hashPrefix hashes what an earlier attempt left in the .part (f), then
+// hashPrefix hashes what an earlier attempt left in the partial file (f), then
 // answers the offer. It runs on a goroutine of its own: hashing a resumed
 // file of many GiB takes seconds, which would otherwise hold up the
 // reader (and every message behind the offer) or the chat screen's /accept.
 // The accept goes out only once it is done, so no chunk can arrive
-// before; the goroutine ends then, or when the .part is closed under it.
+// before; the goroutine ends then, or when the partial file is closed under it.
 func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
 	if hook := hashPrefixHook.Load(); hook != nil {
 		(*hook)()
@@ -521,7 +521,7 @@ func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
 	in.hashing = false
 	if err != nil {
 		// Told to the sender only: this side learns it from the sender's
-		// next offer, which finds the .part as it is.
+		// next offer, which finds the partial file as it is.
 		fs.drop(id)
 		s.oweFrame(appendIDFrame(nil, frameFileReject, id,
 			reasonBytes(fmt.Sprintf("cannot read back the partial file of %s in the download directory (%v)", in.name, pathErrCause(err)))))
@@ -556,9 +556,9 @@ func (fs *files) have(dir, fp, offered string, size int64) int64 {
 }
 
 // AcceptFile accepts the offer id that a [FileOffer] reported: the file
-// is written to the download directory from what its .part holds on. It
+// is written to the download directory from what its partial file holds on. It
 // fails if no such offer waits for an answer (the sender cancelled it, or
-// restarted) or the .part cannot be written; the sender is told then too.
+// restarted) or the partial file cannot be written; the sender is told then too.
 func (s *Session) AcceptFile(id uint64) (FileOffered, error) {
 	fs := &s.files
 	fs.inMu.Lock()
@@ -594,7 +594,7 @@ func (s *Session) RejectFile(id uint64, reason string) error {
 
 // CancelFile stops receiving file id, or refuses it if it is still an
 // open offer; the sender gets reason, in a reject either way (a cancel
-// would name the file this side sends under the same id). What arrived stays in the .part, and
+// would name the file this side sends under the same id). What arrived stays in the partial file, and
 // is resumed if the file is offered again.
 func (s *Session) CancelFile(id uint64, reason string) error {
 	fs := &s.files
@@ -688,7 +688,7 @@ func (in *incoming) close() {
 }
 
 // failIncoming ends an incoming transfer on this side, keeping its
-// .part, and tells the sender why. The caller holds inMu.
+// partial file, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
 	s.files.drop(id)
 	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(err.Error())))
