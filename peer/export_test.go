@@ -99,3 +99,10 @@ const (
 	MaxCtlFramesOwed = maxCtlFramesOwed
 	MaxFilesInFlight = maxFilesInFlight
 )
+
+// PongsOwed reports how many pongs s owes its peer.
+func PongsOwed(s *Session) int {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	return len(s.pongOwed)
+}

@@ -233,9 +233,15 @@ func TestFilesInFlightAreBounded(t *testing.T) {
 }
 
 // TestThousandsOfOffersHoldFewDescriptors: 3,000 offers of distinct
-// names, each followed by a byte, to a listener with --accept-files and
-// --max-file-size 1K.
+// names, and 3,000 of one name, each followed by a byte, to a listener
+// with --accept-files and --max-file-size 1K.
 func TestThousandsOfOffersHoldFewDescriptors(t *testing.T) {
+	for _, same := range []bool{false, true} {
+		thousandsOfOffers(t, same)
+	}
+}
+
+func thousandsOfOffers(t *testing.T, sameName bool) {
 	down := t.TempDir()
 	h, _, _, ended := hostileListener(t, peer.Config{DownloadDir: down, MaxFileSize: 1 << 10})
 	before := fdCount(t)
@@ -245,7 +251,11 @@ func TestThousandsOfOffersHoldFewDescriptors(t *testing.T) {
 	go func() {
 		for i := range offers {
 			id := uint64(i + 1)
-			h.Offer(id, 100, fmt.Sprintf("distinct-%d.bin", i))
+			name := fmt.Sprintf("distinct-%d.bin", i)
+			if sameName {
+				name = "same.bin"
+			}
+			h.Offer(id, 100, name)
 			h.IDFrame(peertest.FrameChunk, id, []byte{'x'})
 		}
 		h.Flush()
@@ -282,7 +292,41 @@ func TestThousandsOfOffersHoldFewDescriptors(t *testing.T) {
 	}
 	h.Close()
 	<-ended
-	t.Logf("3000 offers: %d accepted, %d descriptors at most, %d partial files", accepted, peakFDs, len(partials(t, down)))
+	t.Logf("3000 offers (one name: %v): %d accepted, %d descriptors at most, %d partial files", sameName, accepted, peakFDs, len(partials(t, down)))
+}
+
+// TestPingAndAckFloodsOweLittle: a peer that never reads and floods
+// pings that ask for an answer, and acknowledgements, is owed 16 pongs at
+// most and nothing for the acknowledgements, and is not taken for a
+// protocol breaker: the heartbeat deals with a peer that stopped reading.
+func TestPingAndAckFloodsOweLittle(t *testing.T) {
+	h, ls, _, ended := hostileListener(t, peer.Config{})
+	const flood = 200_000
+	for i := range flood {
+		h.Ping(uint64(i + 1))
+		h.Ack(0)
+	}
+	h.Flush()
+	// The last ping is the listener's to answer once it has read them all.
+	h.Ping(1 << 62)
+	h.Flush()
+	waitFor(t, "the flood read", func() bool { return peer.PongsOwed(ls) > 0 })
+	peak := 0
+	for range 100 {
+		peak = max(peak, peer.PongsOwed(ls))
+		if _, frames, _ := peer.Owed(ls); frames != 0 {
+			t.Fatalf("%d file replies owed for pings and acks", frames)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if peak > 16 {
+		t.Errorf("%d pongs owed", peak)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("the conversation ended: %v", err)
+	default:
+	}
 }
 
 // TestHostileNamesAreSavedSafely: names from a table, each sent whole by
