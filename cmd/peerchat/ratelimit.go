@@ -25,6 +25,7 @@ const (
 // words the line that sums them up.
 type burstLog struct {
 	say    func(string)
+	late   func(string) // says the summary from the timer's goroutine; say when nil
 	more   func(held int, span time.Duration) string
 	burst  int
 	window time.Duration
@@ -68,20 +69,38 @@ func (r *burstLog) line(text string) {
 
 // summarize prints how many lines were held back in the window that
 // ended, and starts afresh.
+// The line is said after the lock is let go of: late may wait for the
+// goroutine that calls line (the chat screen's loop).
 func (r *burstLog) summarize() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.timer = nil
-	r.flushLocked()
+	text := r.heldLine()
 	r.start = time.Time{}
+	say := r.say
+	if r.late != nil {
+		say = r.late
+	}
+	r.mu.Unlock()
+	if text != "" {
+		say(text)
+	}
 }
 
 func (r *burstLog) flushLocked() {
-	if r.held == 0 {
-		return
+	if text := r.heldLine(); text != "" {
+		r.say(text)
 	}
-	r.say(r.more(r.held, time.Since(r.start).Round(100*time.Millisecond)))
+}
+
+// heldLine is the summary of the lines held back, if any, which are then
+// forgotten.
+func (r *burstLog) heldLine() string {
+	if r.held == 0 {
+		return ""
+	}
+	text := r.more(r.held, time.Since(r.start).Round(100*time.Millisecond))
 	r.held = 0
+	return text
 }
 
 // close prints what is still held back and stops the log.
@@ -115,14 +134,14 @@ func (r *rejectLog) add(addr net.Addr, err error) {
 }
 
 // newRefusalLog limits the notices of files this side refused from
-// peerName by itself; say shows one. timed says whether say may be called
-// from a timer's goroutine.
-func newRefusalLog(say func(string), peerName string, timed bool) *burstLog {
+// peerName by itself; say shows one, late the summary at the end of a
+// window, from a timer's goroutine.
+func newRefusalLog(say, late func(string), peerName string) *burstLog {
 	return &burstLog{
-		say: say,
+		say: say, late: late,
 		more: func(held int, span time.Duration) string {
 			return fmt.Sprintf("and %d more file offer(s) from %s refused in the last %s (at most %d are shown per %s)", held, peerName, span, rejectBurst, rejectWindow)
 		},
-		burst: rejectBurst, window: rejectWindow, timed: timed,
+		burst: rejectBurst, window: rejectWindow, timed: true,
 	}
 }

@@ -31,7 +31,7 @@ type incomingFile struct {
 
 func newReceiving(u *ui, peerName string) *receiving {
 	return &receiving{u: u, peerName: peerName, files: make(map[uint64]*incomingFile),
-		refusals: newRefusalLog(func(s string) { u.notice("%s", s) }, peerName, true)}
+		refusals: newRefusalLog(func(s string) { u.notice("%s", s) }, nil, peerName)}
 }
 
 // event shows ev if it is about a file, and reports whether it was.

@@ -232,9 +232,7 @@ func (c *ttyChat) sending() bool {
 // unfinished, and clears their progress lines. (The outgoing ones said so
 // themselves: the loop waited for them.)
 func (c *ttyChat) abandonFiles() {
-	if c.refusals != nil {
-		c.refusals.close()
-	}
+	c.refusals.close()
 	for _, t := range c.xfers.sorted() {
 		c.xfers.remove(t)
 		switch {
@@ -303,9 +301,6 @@ func (c *ttyChat) fileEvent(ev peer.Event) {
 	case peer.FileFailed:
 		t := c.xfers.in[ev.ID]
 		if t == nil { // refused before it was shown: a name or size this side does not take, too many at once
-			if c.refusals == nil {
-				c.refusals = newRefusalLog(func(s string) { c.sc.notice(s, true) }, c.peerName, false)
-			}
 			c.refusals.line(fmt.Sprintf("refused %s from %s: %s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error())))
 			return
 		}
