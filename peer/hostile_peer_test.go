@@ -174,13 +174,13 @@ func partials(t *testing.T, dir string) []string {
 	return m
 }
 
-// fdCount counts this process's open descriptors, or skips where it
-// cannot.
+// fdCount counts this process's open descriptors; 0 where the system
+// does not list them (no /proc), which leaves only that count untested.
 func fdCount(t *testing.T) int {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
+		return 0
 	}
 	return len(fds)
 }

@@ -88,7 +88,7 @@ func fileFrameName(t frameType) string {
 // a partial file: accepting resumes from there.
 type FileOffer struct {
 	ID   uint64
-	Name string // the offered name, reduced to a safe base name
+	Name string // the name it is saved under: the offered one, made safe by SafeFileName
 	Size int64
 	Have int64
 }
@@ -98,7 +98,7 @@ type FileOffer struct {
 // when an earlier attempt is resumed).
 type FileOffered struct {
 	ID     uint64
-	Name   string // the offered name, reduced to a safe base name
+	Name   string // the name it is saved under (SafeFileName)
 	Size   int64
 	Offset int64 // bytes kept from an earlier attempt (resumption)
 }
