@@ -188,7 +188,7 @@ func fdCount(t *testing.T) int {
 // TestFilesInFlightAreBounded: a peer may have at most 8 files on their
 // way at once; further offers are refused as "too many files at once".
 // Offers that never sent a byte hold no descriptor and leave nothing on
-// disk, when refused or when the peer leaves; 3,000 offers with distinct
+// disk, when refused, cancelled or when the peer leaves; 3,000 offers with distinct
 // names, each sending a byte, hold at most 8 descriptors and leave at
 // most 8 partial files.
 func TestFilesInFlightAreBounded(t *testing.T) {
@@ -224,7 +224,11 @@ func TestFilesInFlightAreBounded(t *testing.T) {
 		if n := fdCount(t); n > before {
 			t.Errorf("confirm=%v: %d descriptors more for offers that sent no byte", confirm, n-before)
 		}
-		h.Close() // disconnect with 8 files accepted or asked about
+		// One cancelled, the others left when the peer hangs up.
+		h.IDFrame(peertest.FrameCancel, 1, []byte("changed my mind"))
+		h.Flush()
+		nextEvent[peer.FileFailed](t, evs)
+		h.Close()
 		<-ended
 		if left, _ := os.ReadDir(down); len(left) != 0 {
 			t.Errorf("confirm=%v: offers that sent no byte left %d files: %v", confirm, len(left), left)
