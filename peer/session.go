@@ -171,20 +171,20 @@ type Session struct {
 func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		cfg:        cfg,
-		self:       self,
-		dial:       d,
-		lis:        lis,
-		ctx:        ctx,
-		cancel:     cancel,
-		wbuf:       make([]byte, 0, 4<<10),
-		pingSent:   make(map[uint64]time.Time),
-		ackSignal:  make(chan struct{}, 1),
-		offerSig:   make(chan struct{}, 1),
-		retrySig:   make(chan struct{}, 1),
-		ctlDrained: make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		cfg:       cfg,
+		self:      self,
+		dial:      d,
+		lis:       lis,
+		ctx:       ctx,
+		cancel:    cancel,
+		wbuf:      make([]byte, 0, 4<<10),
+		pingSent:  make(map[uint64]time.Time),
+		ackSignal: make(chan struct{}, 1),
+		offerSig:  make(chan struct{}, 1),
+		retrySig:  make(chan struct{}, 1),
+		done:      make(chan struct{}),
 	}
+	s.ctlDrained = make(chan struct{}, 1)
 	if lis != nil {
 		s.onEnd = func() { lis.release(s) }
 	}
