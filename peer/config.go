@@ -122,7 +122,7 @@ type Config struct {
 	QueueBytes int
 
 	// DownloadDir is where files offered by the peer are received (as
-	// NAME.part until verified); empty refuses every file.
+	// a partial file until verified); empty refuses every file.
 	DownloadDir string
 	// ConfirmFiles holds every offer until the application answers it
 	// with Session.AcceptFile or RejectFile (a person asked on a chat

@@ -138,11 +138,11 @@
 // [Session.SendFile] sends a file over the same connection, beside the
 // messages and never through their queue (see transfer.go and
 // docs/PROTOCOL.md §3.6): offer, accept with the offset the receiver
-// already holds in its NAME.part, chunks of at most [ChunkSize] each
+// already holds in its partial file, chunks of at most [ChunkSize] each
 // written on its own turn of the write lock (a message waits behind one
 // chunk at most), and the BLAKE3 digest of the whole file, which the
 // receiver computes as it writes and checks before it syncs and renames.
-// A reconnection or a restart resumes from the .part by offering again; a
+// A reconnection or a restart resumes from the partial file by offering again; a
 // mismatch starts again from 0. The receiver takes files only with
 // [Config.DownloadDir] set, reports them as [FileOffered], [FileProgress],
 // [FileReceived] and [FileFailed] events, and never writes outside that

@@ -84,3 +84,25 @@ func HoldPrefixHashing(t interface{ Cleanup(func()) }) (release func()) {
 	})
 	return release
 }
+
+// Owed reports the file replies s owes its peer: their bytes and frames,
+// and the capacity of the buffer kept for them.
+func Owed(s *Session) (n, frames, capacity int) {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	return len(s.ctlExtra), s.ctlFrames, cap(s.ctlExtra)
+}
+
+// Bounds are the per-peer bounds, for tests to count against.
+const (
+	MaxCtlOwed       = maxCtlOwed
+	MaxCtlFramesOwed = maxCtlFramesOwed
+	MaxFilesInFlight = maxFilesInFlight
+)
+
+// PongsOwed reports how many pongs s owes its peer.
+func PongsOwed(s *Session) int {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	return len(s.pongOwed)
+}

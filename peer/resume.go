@@ -476,6 +476,7 @@ func (s *Session) install(l *link, info PeerInfo) error {
 	s.ackUpTo, s.ackOwed = 0, false
 	s.pongOwed = s.pongOwed[:0]
 	s.ctlExtra = s.ctlExtra[:0] // file answers are given again on the new connection
+	s.ctlFrames = 0
 	// Files given up on meanwhile are not offered again: the receiver
 	// hears of them now, or would keep their offers open.
 	s.ctlExtra = append(s.ctlExtra, s.cancelsOwed...)

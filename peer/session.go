@@ -119,6 +119,11 @@ type Session struct {
 	ackOwed  bool
 	pongOwed []uint64
 	ctlExtra []byte // file control frames (transfer.go)
+	// ctlFrames counts the frames in ctlExtra; ctlDrained is poked when
+	// a write takes them, for a reader waiting below maxCtlOwed
+	// (transfer.go).
+	ctlFrames  int
+	ctlDrained chan struct{}
 	// cancelsOwed are the cancels of files given up on while no
 	// connection could carry them: the next connection does.
 	cancelsOwed []byte
@@ -179,6 +184,7 @@ func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
 		retrySig:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
+	s.ctlDrained = make(chan struct{}, 1)
 	if lis != nil {
 		s.onEnd = func() { lis.release(s) }
 	}
@@ -324,6 +330,16 @@ func (s *Session) takeControl(b []byte) []byte {
 	s.pongOwed = s.pongOwed[:0]
 	b = append(b, s.ctlExtra...)
 	s.ctlExtra = s.ctlExtra[:0]
+	if cap(s.ctlExtra) > 4<<10 {
+		s.ctlExtra = nil // a burst of replies is not kept for good
+	}
+	if s.ctlFrames > 0 {
+		s.ctlFrames = 0
+		select {
+		case s.ctlDrained <- struct{}{}:
+		default:
+		}
+	}
 	return b
 }
 
@@ -428,6 +444,9 @@ func (s *Session) Next() (Event, error) {
 		}
 		l.frames.Add(1)
 		ev, err := s.handle(t, p)
+		if err == nil {
+			err = s.awaitOwed(l)
+		}
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) && !pe.Remote {

@@ -3,10 +3,10 @@ package peer
 // File transfer: files travel over the conversation's connection as their
 // own stream, beside the messages and never through their queue. The
 // sender offers (id, size, name); the receiver answers with the offset it
-// already holds (its NAME.part) or a refusal; the sender streams chunks
+// already holds (its partial file) or a refusal; the sender streams chunks
 // from there, one per turn of the write lock so that a message waits
 // behind one chunk at most, then the BLAKE3 digest of the whole file. The
-// receiver hashes as it writes (the .part prefix it kept first), verifies,
+// receiver hashes as it writes (the partial file's prefix it kept first), verifies,
 // syncs and renames. Reliability comes from that handshake, not from
 // acknowledgements: after a reconnection the sender offers again and the
 // receiver answers with what it has, so no file byte is ever held in memory
@@ -85,20 +85,20 @@ func fileFrameName(t frameType) string {
 // FileOffer reports, on a receiving side with [Config.ConfirmFiles], a
 // file the peer offers: it waits for [Session.AcceptFile] or
 // [Session.RejectFile]. Have is how much of it an earlier attempt left in
-// NAME.part: accepting resumes from there.
+// a partial file: accepting resumes from there.
 type FileOffer struct {
 	ID   uint64
-	Name string // the offered name, reduced to a safe base name
+	Name string // the name it is saved under: the offered one, made safe by SafeFileName
 	Size int64
 	Have int64
 }
 
 // FileOffered reports, on the receiving side, a file the peer offered and
-// this side accepted: it is written to NAME.part from Offset on (above 0
+// this side accepted: it is written to its partial file from Offset on (above 0
 // when an earlier attempt is resumed).
 type FileOffered struct {
 	ID     uint64
-	Name   string // the offered name, reduced to a safe base name
+	Name   string // the name it is saved under (SafeFileName)
 	Size   int64
 	Offset int64 // bytes kept from an earlier attempt (resumption)
 }
@@ -114,6 +114,12 @@ type FileProgress struct {
 	Name       string
 	Done, Size int64
 	Start      bool
+	// SavedAs, on the sender's side, is the name the receiver saved the
+	// file under, reported once after it verified the file, when the
+	// receiver says it (peerchat from the hostile-peer fix on): the
+	// receiver's rules (SafeFileName, and "NAME (2)" beside an existing
+	// file) may have changed the name offered.
+	SavedAs string
 }
 
 // ProgressInterval is how often a receiving side reports progress.
@@ -128,7 +134,7 @@ type FileReceived struct {
 }
 
 // FileFailed reports a file that was refused or could not be received. A
-// digest mismatch keeps the .part and the sender starts again (Retry).
+// digest mismatch keeps the partial file and the sender starts again (Retry).
 type FileFailed struct {
 	ID    uint64
 	Name  string
@@ -176,8 +182,8 @@ type files struct {
 	inMu    sync.Mutex
 	in      map[uint64]*incoming
 	asked   map[uint64]*incoming // offers waiting for AcceptFile or RejectFile
-	done    map[uint64]bool      // verified and renamed: a repeated offer is answered "verified"
-	partsIn map[string]uint64    // the .part paths being written, and by which transfer
+	done    map[uint64]string    // verified and renamed, with the name saved: a repeated offer is answered "verified"
+	partsIn map[string]uint64    // the partial files being written, and by which transfer
 	// refused are the files refused or stopped with RejectFile or
 	// CancelFile, with the reason: offered again on the next connection
 	// (the answer may have been lost with the last one), they are
@@ -190,8 +196,33 @@ func (fs *files) refuseAgain(id uint64, reason string) {
 	if fs.refused == nil {
 		fs.refused = make(map[uint64]string)
 	}
+	forgetOne(fs.refused, maxRemembered)
 	fs.refused[id] = reason
 }
+
+// maxRemembered bounds the refused and verified transfers remembered per
+// peer, to answer a repeated offer the same way: past it one is forgotten
+// (its repeated offer is then asked about or accepted anew).
+const maxRemembered = 1024
+
+// forgetOne drops an entry of m when it holds max.
+func forgetOne[V any](m map[uint64]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for id := range m {
+		delete(m, id)
+		return
+	}
+}
+
+// maxFilesInFlight bounds the files one peer may have on their way to
+// this side at once, offered and not yet refused, verified or ended: each
+// holds a little memory, and a partial file being written a descriptor.
+const maxFilesInFlight = 8
+
+// errTooManyFiles refuses an offer past maxFilesInFlight.
+var errTooManyFiles = fmt.Errorf("too many files at once (at most %d on their way per peer); send it once one has arrived", maxFilesInFlight)
 
 type fileReply struct {
 	t      frameType
@@ -202,9 +233,10 @@ type fileReply struct {
 
 type incoming struct {
 	name, part string
+	offered    string // the name as the peer offered it, for the partial's name
 	size, n    int64
-	f          *os.File  // the .part; nil for a discarding receiver (benchmarks)
-	w          io.Writer // where data goes: f, or io.Discard; nil once ended
+	f          *os.File  // the partial file; nil until the first byte, or for a discarding receiver (benchmarks)
+	w          io.Writer // where data goes: f, or io.Discard (until f is created); nil once ended
 	h          *blake3.Hasher
 	bad        bool      // digest mismatch: the next offer starts again from 0
 	hashing    bool      // hashPrefix owns h until it answers the offer
@@ -235,10 +267,23 @@ func reasonBytes(s string) []byte {
 	return []byte(s)
 }
 
+// maxCtlOwed bounds the file replies owed to the peer (accepts, refusals,
+// verdicts), in bytes and in frames: once they reach it, the reader reads
+// nothing more until a write has taken them (awaitOwed). They pile up
+// only while the peer sends requests faster than it reads the answers; a
+// peer that goes on not reading for maxOwedWait has the conversation
+// ended with a protocol error, rather than this side's memory grow.
+const (
+	maxCtlOwed       = 64 << 10
+	maxCtlFramesOwed = 256
+	maxOwedWait      = 5 * time.Second
+)
+
 // oweFrame queues a control frame for the peer and has it sent soon, by
 // the timer's goroutine or with the next write: the reader never writes.
 func (s *Session) oweFrame(b []byte) {
 	s.ctlMu.Lock()
+	s.ctlFrames++
 	s.ctlExtra = append(s.ctlExtra, b...)
 	arm := !s.ctlArmed
 	s.ctlArmed = true
@@ -246,38 +291,6 @@ func (s *Session) oweFrame(b []byte) {
 	if arm {
 		s.ctlTimer.Reset(0)
 	}
-}
-
-// SafeFileName reduces a name offered by a peer to a base name that can
-// only name a file inside the download directory, or refuses it.
-func SafeFileName(offered string) (string, error) {
-	name := offered
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	if !utf8.ValidString(name) {
-		return "", fmt.Errorf("file name %q is not valid UTF-8", offered)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ':' {
-			return "", fmt.Errorf("file name %q holds control characters", offered)
-		}
-	}
-	name = strings.TrimRight(name, ". ")
-	if name == "" || len(name) > 200 {
-		return "", fmt.Errorf("file name %q is empty or too long once reduced to a base name", offered)
-	}
-	stem := strings.ToUpper(name)
-	if i := strings.IndexByte(stem, '.'); i >= 0 {
-		stem = stem[:i]
-	}
-	switch stem {
-	case "CON", "PRN", "AUX", "NUL",
-		"COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
-		"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9":
-		return "", fmt.Errorf("file name %q is a device name", offered)
-	}
-	return name, nil
 }
 
 // handleFile handles the file frames; it runs on the reader's goroutine.
@@ -321,7 +334,7 @@ func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 }
 
 // peerCancelled ends, on the receiving side, a transfer or an offer the
-// sender cancelled; its .part stays.
+// sender cancelled; its partial file stays.
 func (s *Session) peerCancelled(id uint64, reason string) Event {
 	fs := &s.files
 	fs.inMu.Lock()
@@ -338,7 +351,7 @@ func (s *Session) peerCancelled(id uint64, reason string) Event {
 	return FileFailed{ID: id, Name: in.name, Err: fmt.Errorf("%s cancelled %s: %s", s.Peer().Name, in.name, reason)}
 }
 
-// drop ends the receiving state of transfer id, keeping its .part. The
+// drop ends the receiving state of transfer id, keeping its partial file. The
 // caller holds inMu.
 func (fs *files) drop(id uint64) {
 	if in := fs.in[id]; in != nil {
@@ -349,7 +362,7 @@ func (fs *files) drop(id uint64) {
 }
 
 // forgetIncoming drops the receiving state of a peer that restarted: its
-// .part files stay, and are resumed when it offers them again.
+// partial files stay, and are resumed when it offers them again.
 func (fs *files) forgetIncoming() {
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
@@ -359,7 +372,7 @@ func (fs *files) forgetIncoming() {
 	fs.in, fs.asked, fs.done, fs.partsIn, fs.refused = nil, nil, nil, nil, nil
 }
 
-// closeIncoming lets go of every .part being written, when the
+// closeIncoming lets go of every partial file being written, when the
 // conversation ends; they stay on disk, to resume from.
 func (fs *files) closeIncoming() {
 	fs.inMu.Lock()
@@ -395,8 +408,8 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	fs := &s.files
 	fs.inMu.Lock()
 	defer fs.inMu.Unlock()
-	if fs.done[id] {
-		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+	if saved, ok := fs.done[id]; ok {
+		s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}, []byte(saved)))
 		return nil
 	}
 	if reason, ok := fs.refused[id]; ok {
@@ -421,6 +434,14 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		fs.drop(id) // the same id for another file: a sender that restarted
 		in = nil
 	}
+	if in == nil && fs.asked[id] == nil && len(fs.in)+len(fs.asked) >= maxFilesInFlight {
+		return s.refuse(id, name, errTooManyFiles)
+	}
+	if in == nil || in.bad {
+		if err := s.roomFor(name, offered, int64(size)); err != nil {
+			return s.refuse(id, name, err)
+		}
+	}
 	if in != nil && !in.bad {
 		if in.hashing {
 			return nil // hashPrefix answers once the kept prefix is hashed
@@ -437,19 +458,19 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		if fs.asked == nil {
 			fs.asked = make(map[uint64]*incoming)
 		}
-		fs.asked[id] = &incoming{name: name, size: int64(size)}
-		return FileOffer{ID: id, Name: name, Size: int64(size), Have: fs.have(s.cfg.DownloadDir, name, int64(size))}
+		fs.asked[id] = &incoming{name: name, offered: offered, size: int64(size)}
+		return FileOffer{ID: id, Name: name, Size: int64(size), Have: fs.have(s.cfg.DownloadDir, s.fingerprint(), offered, int64(size))}
 	}
-	return s.acceptIncoming(id, name, int64(size), in != nil && in.bad)
+	return s.acceptIncoming(id, name, offered, int64(size), in != nil && in.bad)
 }
 
-// acceptIncoming opens the .part of an offer and tells the sender where
+// acceptIncoming opens the partial file of an offer and tells the sender where
 // to start. The caller holds inMu.
-func (s *Session) acceptIncoming(id uint64, name string, size int64, restart bool) Event {
+func (s *Session) acceptIncoming(id uint64, name, offered string, size int64, restart bool) Event {
 	fs := &s.files
 	fs.drop(id)
 	if err := s.ended(); err != nil {
-		// end closed the .parts under inMu after it closed done: none
+		// end closed the partial files under inMu after it closed done: none
 		// may be opened now, with nobody left to close it.
 		return FileFailed{ID: id, Name: name, Err: err}
 	}
@@ -457,9 +478,10 @@ func (s *Session) acceptIncoming(id uint64, name string, size int64, restart boo
 	var err error
 	if s.cfg.discardFiles {
 		in = &incoming{name: name, size: size, w: io.Discard, h: blake3.New()}
-	} else if in, err = s.openPart(fs.partPath(s.cfg.DownloadDir, name), name, size, restart); err != nil {
+	} else if in, err = s.openPart(fs.partPath(s.cfg.DownloadDir, s.fingerprint(), offered, size), name, size, restart); err != nil {
 		return s.refuse(id, name, err)
 	}
+	in.offered = offered
 	in.reported = time.Now()
 	if fs.in == nil {
 		fs.in = make(map[uint64]*incoming)
@@ -478,12 +500,12 @@ func (s *Session) acceptIncoming(id uint64, name string, size int64, restart boo
 	return FileOffered{ID: id, Name: name, Size: size, Offset: in.n}
 }
 
-// hashPrefix hashes what an earlier attempt left in the .part (f), then
+// hashPrefix hashes what an earlier attempt left in the partial file (f), then
 // answers the offer. It runs on a goroutine of its own: hashing a resumed
 // file of many GiB takes seconds, which would otherwise hold up the
 // reader (and every message behind the offer) or the chat screen's /accept.
 // The accept goes out only once it is done, so no chunk can arrive
-// before; the goroutine ends then, or when the .part is closed under it.
+// before; the goroutine ends then, or when the partial file is closed under it.
 func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
 	if hook := hashPrefixHook.Load(); hook != nil {
 		(*hook)()
@@ -499,31 +521,34 @@ func (s *Session) hashPrefix(id uint64, in *incoming, f *os.File) {
 	in.hashing = false
 	if err != nil {
 		// Told to the sender only: this side learns it from the sender's
-		// next offer, which finds the .part as it is.
+		// next offer, which finds the partial file as it is.
 		fs.drop(id)
 		s.oweFrame(appendIDFrame(nil, frameFileReject, id,
-			reasonBytes(fmt.Sprintf("cannot read back %s in the download directory (%v)", filepath.Base(in.part), pathErrCause(err)))))
+			reasonBytes(fmt.Sprintf("cannot read back the partial file of %s in the download directory (%v)", in.name, pathErrCause(err)))))
 		return
 	}
 	s.oweFrame(appendIDFrame(nil, frameFileAccept, id, be64(uint64(in.n))))
 }
 
-// partPath is where a file offered as name is written until verified:
-// NAME.part, or "NAME (2).part" and so on while another transfer of the
-// same name is writing that one. The caller holds inMu.
-func (fs *files) partPath(dir, name string) string {
-	part := filepath.Join(dir, name+".part")
+// partPath is where a file offered as name, of size bytes, by the peer
+// whose certificate has fingerprint fp is written until verified: its
+// PartialName, or the same with "-2" and so on while another transfer of
+// this side writes that one (at most maxFilesInFlight are). The caller
+// holds inMu.
+func (fs *files) partPath(dir, fp, offered string, size int64) string {
+	base := PartialName(fp, offered, size)
+	part := filepath.Join(dir, base)
 	for i := 2; ; i++ {
 		if _, busy := fs.partsIn[part]; !busy {
 			return part
 		}
-		part = filepath.Join(dir, fmt.Sprintf("%s (%d).part", name, i))
+		part = filepath.Join(dir, strings.TrimSuffix(base, partialSuffix)+fmt.Sprintf("-%d", i)+partialSuffix)
 	}
 }
 
-// have is how much of a file an earlier attempt left in its .part.
-func (fs *files) have(dir, name string, size int64) int64 {
-	fi, err := os.Lstat(fs.partPath(dir, name))
+// have is how much of a file an earlier attempt left in its partial file.
+func (fs *files) have(dir, fp, offered string, size int64) int64 {
+	fi, err := os.Lstat(fs.partPath(dir, fp, offered, size))
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() > size {
 		return 0
 	}
@@ -531,9 +556,9 @@ func (fs *files) have(dir, name string, size int64) int64 {
 }
 
 // AcceptFile accepts the offer id that a [FileOffer] reported: the file
-// is written to the download directory from what its .part holds on. It
+// is written to the download directory from what its partial file holds on. It
 // fails if no such offer waits for an answer (the sender cancelled it, or
-// restarted) or the .part cannot be written; the sender is told then too.
+// restarted) or the partial file cannot be written; the sender is told then too.
 func (s *Session) AcceptFile(id uint64) (FileOffered, error) {
 	fs := &s.files
 	fs.inMu.Lock()
@@ -543,7 +568,7 @@ func (s *Session) AcceptFile(id uint64) (FileOffered, error) {
 		return FileOffered{}, fmt.Errorf("no file offer %d waits for an answer", id)
 	}
 	delete(fs.asked, id)
-	switch ev := s.acceptIncoming(id, a.name, a.size, false).(type) {
+	switch ev := s.acceptIncoming(id, a.name, a.offered, a.size, false).(type) {
 	case FileOffered:
 		return ev, nil
 	case FileFailed:
@@ -569,7 +594,7 @@ func (s *Session) RejectFile(id uint64, reason string) error {
 
 // CancelFile stops receiving file id, or refuses it if it is still an
 // open offer; the sender gets reason, in a reject either way (a cancel
-// would name the file this side sends under the same id). What arrived stays in the .part, and
+// would name the file this side sends under the same id). What arrived stays in the partial file, and
 // is resumed if the file is offered again.
 func (s *Session) CancelFile(id uint64, reason string) error {
 	fs := &s.files
@@ -588,21 +613,39 @@ func (s *Session) CancelFile(id uint64, reason string) error {
 	return nil
 }
 
-// openPart opens part, keeping what an earlier attempt wrote unless
-// restart is set; the caller has that prefix hashed (hashPrefix).
+// openPart prepares part for an accepted offer: it opens the partial
+// file an earlier attempt left, keeping what it holds unless restart is
+// set (the caller has that prefix hashed, hashPrefix), or, when there is
+// none, leaves it to the first byte that arrives to create it, so that an
+// offer that never sends one leaves nothing on disk and holds no
+// descriptor. Only peerchat's own partial files, named by PartialName,
+// are ever opened, and never through a symbolic link.
 func (s *Session) openPart(part, name string, size int64, restart bool) (*incoming, error) {
-	if fi, err := os.Lstat(part); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s exists in the download directory and is not a regular file", filepath.Base(part))
+	in := &incoming{name: name, part: part, size: size, w: io.Discard, h: blake3.New()}
+	f, err := openPartial(part)
+	if errors.Is(err, os.ErrNotExist) {
+		// Created and removed at once: a directory where it cannot be
+		// (read-only, full of inodes, not a directory) refuses the offer
+		// now, and the sender is not made to start for nothing.
+		f, err := createPartial(part)
+		if err != nil {
+			return nil, partCreateError(name, err)
+		}
+		f.Close()
+		os.Remove(part)
+		return in, nil
 	}
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
-	in := &incoming{name: name, part: part, size: size, f: f, w: f, h: blake3.New()}
+	in.f, in.w = f, f
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
 	if err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	n := fi.Size()
 	if restart || n > size {
@@ -610,14 +653,30 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	}
 	if err := f.Truncate(n); err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	if _, err := f.Seek(n, io.SeekStart); err != nil {
 		in.close()
-		return nil, partCreateError(part, err)
+		return nil, partCreateError(name, err)
 	}
 	in.n = n
 	return in, nil
+}
+
+// write writes data to the partial file, creating it first if this is the
+// first byte.
+func (in *incoming) write(data []byte) error {
+	if in.f == nil && in.part != "" {
+		f, err := createPartial(in.part)
+		if err != nil {
+			return partCreateError(in.name, err)
+		}
+		in.f, in.w = f, f
+	}
+	if _, err := in.w.Write(data); err != nil {
+		return partWriteError(in.name, err)
+	}
+	return nil
 }
 
 func (in *incoming) close() {
@@ -629,7 +688,7 @@ func (in *incoming) close() {
 }
 
 // failIncoming ends an incoming transfer on this side, keeping its
-// .part, and tells the sender why. The caller holds inMu.
+// partial file, and tells the sender why. The caller holds inMu.
 func (s *Session) failIncoming(id uint64, in *incoming, err error) Event {
 	s.files.drop(id)
 	s.oweFrame(appendIDFrame(nil, frameFileReject, id, reasonBytes(err.Error())))
@@ -654,8 +713,8 @@ func (s *Session) chunk(id uint64, data []byte) (Event, error) {
 	if in.n+int64(len(data)) > in.size {
 		return s.failIncoming(id, in, fmt.Errorf("%s sent more than the %d bytes it offered", s.Peer().Name, in.size)), nil
 	}
-	if _, err := in.w.Write(data); err != nil {
-		return s.failIncoming(id, in, partWriteError(in.part, err)), nil
+	if err := in.write(data); err != nil {
+		return s.failIncoming(id, in, err), nil
 	}
 	in.h.Write(data)
 	in.n += int64(len(data))
@@ -685,11 +744,14 @@ func (s *Session) fileDone(id uint64, digest []byte) (Event, error) {
 		return FileFailed{ID: id, Name: in.name, Err: err, Retry: true}, nil
 	}
 	var path string
-	if in.f != nil {
+	if in.part != "" {
+		if err := in.write(nil); err != nil { // an empty file: created now
+			return s.failIncoming(id, in, err), nil
+		}
 		// Synced before the rename: a crash must not leave a complete
 		// name on incomplete data.
 		if err := in.f.Sync(); err != nil {
-			return s.failIncoming(id, in, partWriteError(in.part, err)), nil
+			return s.failIncoming(id, in, partWriteError(in.name, err)), nil
 		}
 		in.close()
 		var err error
@@ -699,10 +761,14 @@ func (s *Session) fileDone(id uint64, digest []byte) (Event, error) {
 	}
 	s.files.drop(id)
 	if s.files.done == nil {
-		s.files.done = make(map[uint64]bool)
+		s.files.done = make(map[uint64]string)
 	}
-	s.files.done[id] = true
-	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}))
+	saved := filepath.Base(path)
+	forgetOne(s.files.done, maxRemembered)
+	s.files.done[id] = saved
+	// The name saved under rides in the verdict's reason, which a sender
+	// from before ignores when the file is intact.
+	s.oweFrame(appendIDFrame(nil, frameFileVerified, id, []byte{1}, []byte(saved)))
 	return FileReceived{ID: id, Name: in.name, Path: path, Size: in.size}, nil
 }
 
@@ -730,7 +796,7 @@ func placeFile(part, want string) (string, error) {
 			continue
 		}
 		if err := os.Rename(part, path); err != nil {
-			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(part), pathErrCause(err))
+			return "", fmt.Errorf("cannot move %s into place in the download directory (%w)", filepath.Base(want), pathErrCause(err))
 		}
 		return path, nil
 	}
@@ -801,6 +867,9 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 			}
 			return err
 		case ok:
+			if progress != nil && x.saved != "" {
+				progress(FileProgress{ID: id, Name: name, Done: size, Size: size, SavedAs: x.saved})
+			}
 			return nil
 		}
 		if attempt++; attempt > maxSendAttempts {
@@ -835,6 +904,7 @@ type sending struct {
 	ch       chan fileReply
 	progress func(FileProgress)
 	buf      []byte
+	saved    string // the name the receiver saved the file under, if it said
 }
 
 // relinkPoll is how often a transfer waiting for an answer checks that
@@ -875,6 +945,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 	}
 	switch r.t {
 	case frameFileVerified:
+		x.verified(r)
 		return r.ok, nil // offered again after it was verified
 	case frameFileAccept:
 	default:
@@ -926,10 +997,20 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		}
 		switch r.t {
 		case frameFileVerified:
+			x.verified(r)
 			return r.ok, nil
 		case frameFileReject:
 			return false, s.refused(r, true)
 		}
+	}
+}
+
+// verified notes the name a receiver's verdict says it saved the file
+// under: a base name, shown to the user after sanitising like any peer
+// text, and ignored if it is not one.
+func (x *sending) verified(r fileReply) {
+	if r.ok && r.reason != "" && len(r.reason) <= maxFileName && !strings.ContainsAny(r.reason, `/\`) && utf8.ValidString(r.reason) {
+		x.saved = r.reason
 	}
 }
 
@@ -1046,6 +1127,46 @@ func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
 			if cur != l || l.broken() {
 				return fileReply{}, errRelinked
 			}
+		}
+	}
+}
+
+// awaitOwed holds the reader of l while the file replies owed are at
+// maxCtlOwed, until a write takes them, and ends the conversation if none
+// can for maxOwedWait: the peer makes this side owe answers and does not
+// read them.
+func (s *Session) awaitOwed(l *link) error {
+	var timeout <-chan time.Time
+	for {
+		s.ctlMu.Lock()
+		n, frames := len(s.ctlExtra), s.ctlFrames
+		if n < maxCtlOwed && frames < maxCtlFramesOwed {
+			s.ctlMu.Unlock()
+			return nil
+		}
+		if !s.ctlArmed {
+			s.ctlArmed = true
+			s.ctlTimer.Reset(0)
+		}
+		s.ctlMu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxOwedWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-s.ctlDrained:
+		case <-l.done:
+			return nil // the connection broke: Next's read says why
+		case <-s.done:
+			return s.endErr
+		case <-timeout:
+			// Ended here, before Next's abort: the write stuck on the
+			// peer fails as abort cuts it short, and would otherwise
+			// end the conversation as a mere lost connection. The peer,
+			// which reads nothing, is not told.
+			pe := protocolErrorf("too many replies owed: %s sent %d file frames that need an answer (%d bytes of answers) and read none of them for %s", s.Peer().Name, frames, n, maxOwedWait)
+			return s.end(pe)
 		}
 	}
 }

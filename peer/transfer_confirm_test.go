@@ -82,7 +82,7 @@ func TestAcceptedOfferResumesWhatThePartHolds(t *testing.T) {
 	down := t.TempDir()
 	path, want := writeRandom(t, t.TempDir(), "report.pdf", 4<<20)
 	have := int64(len(want) * 63 / 100)
-	if err := os.WriteFile(filepath.Join(down, "report.pdf.part"), want[:have], 0o644); err != nil {
+	if err := os.WriteFile(partialOf(down, bob, "report.pdf", 4<<20), want[:have], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ls, ds := connect(t, confirming(alice, down), peer.Config{Identity: bob})
@@ -204,8 +204,8 @@ func TestReceiverCancelsMidTransferKeepingThePart(t *testing.T) {
 	if _, err := ls.AcceptFile(offer.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first chunks in long.bin.part", func() bool {
-		fi, err := os.Stat(filepath.Join(down, "long.bin.part"))
+	waitFor(t, "the first chunks in the partial file of long.bin", func() bool {
+		fi, err := os.Stat(partialOf(down, bob, "long.bin", 16<<20))
 		return err == nil && fi.Size() > 0
 	})
 	if err := ls.CancelFile(offer.ID, "alice cancelled it"); err != nil {
@@ -216,8 +216,8 @@ func TestReceiverCancelsMidTransferKeepingThePart(t *testing.T) {
 	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "alice cancelled it") {
 		t.Errorf("sender: %v", err)
 	}
-	if fi, err := os.Stat(filepath.Join(down, "long.bin.part")); err != nil || fi.Size() == 0 {
-		t.Errorf("the .part was not kept for a later resume: %v", err)
+	if fi, err := os.Stat(partialOf(down, bob, "long.bin", 16<<20)); err != nil || fi.Size() == 0 {
+		t.Errorf("the partial file was not kept for a later resume: %v", err)
 	}
 	if err := ls.CancelFile(offer.ID, "again"); err == nil {
 		t.Error("a file was cancelled twice")
@@ -320,8 +320,8 @@ func TestCancelEndsOnlyItsOwnDirection(t *testing.T) {
 	if _, err := ds.AcceptFile(offerToBob.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first chunks in to-alice.bin.part", func() bool {
-		fi, err := os.Stat(filepath.Join(aliceDown, "to-alice.bin.part"))
+	waitFor(t, "the first chunks in the partial file of to-alice.bin", func() bool {
+		fi, err := os.Stat(partialOf(aliceDown, bob, "to-alice.bin", 8<<20))
 		return err == nil && fi.Size() > 0
 	})
 	if err := ls.CancelFile(offerToAlice.ID, "alice cancelled it"); err != nil {
@@ -424,7 +424,7 @@ func TestChatFlowsWhileAResumedPrefixIsHashed(t *testing.T) {
 	_, alice, bob := alicePKI(t)
 	down := t.TempDir()
 	path, want := writeRandom(t, t.TempDir(), "resumed.bin", 2<<20)
-	if err := os.WriteFile(filepath.Join(down, "resumed.bin.part"), want[:1<<20], 0o644); err != nil {
+	if err := os.WriteFile(partialOf(down, bob, "resumed.bin", 2<<20), want[:1<<20], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	release := peer.HoldPrefixHashing(t)

@@ -49,8 +49,8 @@ func TestEndClosesThePartsBeingWritten(t *testing.T) {
 	if _, err := ls.AcceptFile(offerA.ID); err != nil {
 		t.Fatal(err)
 	}
-	part := filepath.Join(down, "a.bin.part")
-	waitFor(t, "the first chunks in a.bin.part", func() bool {
+	part := partialOf(down, bob, "a.bin", 8<<20)
+	waitFor(t, "the first chunks in a.bin's partial file", func() bool {
 		fi, err := os.Stat(part)
 		return err == nil && fi.Size() > 0
 	})
@@ -59,12 +59,12 @@ func TestEndClosesThePartsBeingWritten(t *testing.T) {
 
 	ls.Close()
 	if n := openFDsOf(t, part); n != 0 {
-		t.Errorf("%d descriptors still open on a.bin.part after the conversation ended", n)
+		t.Errorf("%d descriptors still open on a.bin's partial file after the conversation ended", n)
 	}
 	if _, err := ls.AcceptFile(offerB.ID); err == nil {
 		t.Error("an offer was accepted after the conversation ended")
 	}
-	if n := openFDsOf(t, filepath.Join(down, "b.bin.part")); n != 0 {
-		t.Errorf("%d descriptors open on b.bin.part, accepted after the end", n)
+	if n := openFDsOf(t, partialOf(down, bob, "b.bin", 1000)); n != 0 {
+		t.Errorf("%d descriptors open on b.bin's partial file, accepted after the end", n)
 	}
 }

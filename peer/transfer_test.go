@@ -115,8 +115,8 @@ func TestSendFileEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Equal(b, want) {
 		t.Fatalf("received file differs (err %v)", err)
 	}
-	if _, err := os.Stat(got.Path + ".part"); !os.IsNotExist(err) {
-		t.Errorf(".part left behind: %v", err)
+	if left, _ := filepath.Glob(filepath.Join(down, ".peerchat-*")); len(left) > 0 {
+		t.Errorf("partial file left behind: %v", left)
 	}
 
 	// The same name again lands beside it, never over it.
@@ -200,7 +200,7 @@ func TestReceiverRestartResumesPart(t *testing.T) {
 	down := t.TempDir()
 	path, want := writeRandom(t, t.TempDir(), "half.bin", 3<<20)
 	// A previous run wrote the first half, then the process died.
-	if err := os.WriteFile(filepath.Join(down, "half.bin.part"), want[:len(want)/2], 0o644); err != nil {
+	if err := os.WriteFile(partialOf(down, bob, "half.bin", 3<<20), want[:len(want)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
@@ -230,7 +230,7 @@ func TestDamagedPartIsSentAgain(t *testing.T) {
 	path, want := writeRandom(t, t.TempDir(), "bad.bin", 1<<20)
 	// A .part that is not a prefix of the file: the digest catches it.
 	junk := make([]byte, len(want)/2)
-	if err := os.WriteFile(filepath.Join(down, "bad.bin.part"), junk, 0o644); err != nil {
+	if err := os.WriteFile(partialOf(down, bob, "bad.bin", 1<<20), junk, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
@@ -278,22 +278,72 @@ func TestFileRefusals(t *testing.T) {
 	}
 }
 
+// partialOf is where down holds the partial file of a file of size bytes
+// that from offered as name.
+func partialOf(down string, from *peer.Identity, name string, size int64) string {
+	return filepath.Join(down, peer.PartialName(peer.Fingerprint(from.Leaf), name, size))
+}
+
+// TestSafeFileName: the names a peer offers are saved the way browsers
+// save downloads (see filename.go for the rules).
 func TestSafeFileName(t *testing.T) {
-	for offered, want := range map[string]string{
-		"../../etc/passwd": "passwd",
-		"/abs/path":        "path",
-		`C:\win\evil.exe`:  "evil.exe",
-		"report.pdf":       "report.pdf",
-		"trailing. . ":     "trailing",
+	for _, c := range []struct{ offered, want string }{
+		// The base name only.
+		{"../../etc/passwd", "passwd"},
+		{"/abs/path", "path"},
+		{`C:\win\evil.exe`, "evil.exe"},
+		{"report.pdf", "report.pdf"},
+		// Leading dots and spaces, trailing dots and spaces.
+		{".bash_profile", "bash_profile"},
+		{"..hidden", "hidden"},
+		{" . .profile", "profile"},
+		{"trailing. . ", "trailing"},
+		{"notes.txt...", "notes.txt"},
+		{"my notes.txt", "my notes.txt"}, // ordinary spaces stay
+		{"a\u00a0b.txt", "a\u00a0b.txt"}, // so does a no-break space
+		// Invisible characters are replaced.
+		{"invoice\u202efdp.exe", "invoice_fdp.exe"},    // RIGHT-TO-LEFT OVERRIDE
+		{"a\u2066b\u2069.txt", "a_b_.txt"},             // bidi isolates
+		{"pay\u200bpal.pdf", "pay_pal.pdf"},            // zero-width space
+		{"x\u200dy\u200c.txt", "x_y_.txt"},             // ZWJ, ZWNJ
+		{"\ufeffbom.txt", "_bom.txt"},                  // BOM
+		{"soft\u00adhyphen", "soft_hyphen"},            // soft hyphen
+		{"tag\U000e0041.txt", "tag_.txt"},              // a tag character
+		{"word\u2060joiner", "word_joiner"},            // word joiner
+		{"private\ue000.txt", "private_.txt"},          // private use (Co)
+		{"line\u2028para\u2029.txt", "line_para_.txt"}, // Zl, Zp
+		{"hangul\u3164filler", "hangul_filler"},        // Hangul filler
+		{"\u200b.bashrc", "_.bashrc"},
+		// Windows device names, with or without an extension, any case.
+		{"NUL", "_NUL"},
+		{"con.txt", "_con.txt"},
+		{"Aux.tar.gz", "_Aux.tar.gz"},
+		{"prn", "_prn"},
+		{"COM0", "_COM0"},
+		{"com9.log", "_com9.log"},
+		{"LPT0", "_LPT0"},
+		{"lpt1.txt", "_lpt1.txt"},
+		{"COM\u00b9", "_COM\u00b9"}, // COM¹
+		{"com\u00b2.txt", "_com\u00b2.txt"},
+		{"LPT\u00b3", "_LPT\u00b3"},
+		{"CONIN$", "_CONIN$"},
+		{"conout$.txt", "_conout$.txt"},
+		{"NUL .txt", "_NUL .txt"},
+		{".con", "_con"},
+		// Near misses stay as they are.
+		{"CONSOLE.txt", "CONSOLE.txt"},
+		{"COM10", "COM10"},
+		{"nul-device", "nul-device"},
+		{"LPT\u2074", "LPT\u2074"}, // LPT⁴ is no device
 	} {
-		got, err := peer.SafeFileName(offered)
-		if err != nil || got != want {
-			t.Errorf("SafeFileName(%q) = %q, %v; want %q", offered, got, err, want)
+		got, err := peer.SafeFileName(c.offered)
+		if err != nil || got != c.want {
+			t.Errorf("SafeFileName(%+q) = %+q, %v; want %+q", c.offered, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"", "..", ".", "a/..", "bell\a", "new\nline", "esc\x1b[2J", "NUL", "con.txt", "LPT1", "x/", "\x85next", "a:b"} {
+	for _, bad := range []string{"", "..", ".", "a/..", "bell\a", "new\nline", "esc\x1b[2J", "x/", "\x85next", "a:b", " . ", "\xff.txt"} {
 		if got, err := peer.SafeFileName(bad); err == nil {
-			t.Errorf("SafeFileName(%q) = %q, want an error", bad, got)
+			t.Errorf("SafeFileName(%+q) = %+q, want an error", bad, got)
 		}
 	}
 }
@@ -308,7 +358,7 @@ func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
 	go endOf(ds)
 	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
 	err := ds.SendFile(testContext(t), path, nil)
-	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot create f.bin.part in the download directory (not a directory)") {
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "cannot create the partial file of f.bin in the download directory (not a directory)") {
 		t.Errorf("sender: %v", err)
 	}
 	if ev, ok := (<-evs).(peer.FileFailed); !ok || !strings.Contains(ev.Err.Error(), "not a directory") {
@@ -358,7 +408,7 @@ func TestRestartedSenderStartsNewIDs(t *testing.T) {
 func TestRefusalDoesNotRevealTheDownloadDir(t *testing.T) {
 	_, alice, bob := alicePKI(t)
 	down := t.TempDir()
-	if err := os.Mkdir(filepath.Join(down, "f.bin.part"), 0o755); err != nil {
+	if err := os.Mkdir(partialOf(down, bob, "f.bin", 1000), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: down}, peer.Config{Identity: bob})
@@ -366,7 +416,7 @@ func TestRefusalDoesNotRevealTheDownloadDir(t *testing.T) {
 	go endOf(ds)
 	path, _ := writeRandom(t, t.TempDir(), "f.bin", 1000)
 	err := ds.SendFile(testContext(t), path, nil)
-	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "f.bin.part") {
+	if !errors.Is(err, peer.ErrFileRefused) || !strings.Contains(err.Error(), "partial file of f.bin") {
 		t.Fatalf("sender: %v", err)
 	}
 	if strings.Contains(err.Error(), down) {

@@ -102,7 +102,7 @@ func fileFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "accept-files",
 			Usage: "receive every file the peer sends (peerchat send, /send) into --download-dir without asking; on a chat screen you are otherwise asked (/accept, /reject), in pipe mode every file is refused"},
 		&cli.StringFlag{Name: "download-dir", Value: ".",
-			Usage: "`DIR` where received files are written (it must exist and be writable), as NAME.part until complete and verified; an existing file is never replaced"},
+			Usage: "`DIR` where received files are written (it must exist and be writable), as a hidden partial file until complete and verified; an existing file is never replaced"},
 		&cli.StringFlag{Name: "max-file-size",
 			Usage: "refuse offered files bigger than `SIZE` (bytes, or with K, M, G: 500M); default: no limit"},
 	}

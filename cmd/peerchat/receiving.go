@@ -19,6 +19,7 @@ type receiving struct {
 	u        *ui
 	peerName string
 	files    map[uint64]*incomingFile // accepted and not yet ended, by transfer id
+	refusals *burstLog                // offers refused before they were accepted
 }
 
 type incomingFile struct {
@@ -29,7 +30,8 @@ type incomingFile struct {
 }
 
 func newReceiving(u *ui, peerName string) *receiving {
-	return &receiving{u: u, peerName: peerName, files: make(map[uint64]*incomingFile)}
+	return &receiving{u: u, peerName: peerName, files: make(map[uint64]*incomingFile),
+		refusals: newRefusalLog(func(s string) { u.notice("%s", s) }, nil, peerName)}
 }
 
 // event shows ev if it is about a file, and reports whether it was.
@@ -88,7 +90,7 @@ func (r *receiving) offered(ev peer.FileOffered, now time.Time) {
 }
 
 // failed reports a file that was refused or stopped. One that had been
-// accepted left a .part, which a later offer of the same file resumes.
+// accepted left a partial file, which a later offer of the same file resumes.
 // How much it holds is not said: progress is reported every 100 ms at
 // most, so the meter lags behind the file.
 func (r *receiving) failed(ev peer.FileFailed) {
@@ -101,10 +103,10 @@ func (r *receiving) failed(ev peer.FileFailed) {
 		// the reason says so.
 		r.u.notice("%s from %s: %s", name, r.peerName, reason)
 	case f == nil:
-		r.u.notice("refused %s from %s: %s", name, r.peerName, reason)
+		r.refusals.line(fmt.Sprintf("refused %s from %s: %s", name, r.peerName, reason))
 	default:
 		delete(r.files, ev.ID)
-		r.u.notice("did not receive %s from %s: %s; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+		r.u.notice("did not receive %s from %s: %s; what arrived is kept as a partial file in the download directory, and the transfer resumes there if %s sends it again",
 			name, r.peerName, reason, r.peerName)
 	}
 }
@@ -112,9 +114,10 @@ func (r *receiving) failed(ev peer.FileFailed) {
 // unfinished reports the files still arriving when the conversation
 // ended for good: the peer left or vanished in the middle.
 func (r *receiving) unfinished() {
+	r.refusals.close()
 	for _, id := range r.ids() {
 		f := r.files[id]
-		r.u.notice("did not receive %s from %s: the conversation ended first; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+		r.u.notice("did not receive %s from %s: the conversation ended first; what arrived is kept as a partial file in the download directory, and the transfer resumes there if %s sends it again",
 			f.m.name, r.peerName, r.peerName)
 	}
 	clear(r.files)
@@ -126,7 +129,7 @@ func (r *receiving) unfinished() {
 func (r *receiving) peerRestarted() {
 	for _, id := range r.ids() {
 		f := r.files[id]
-		r.u.notice("%s restarted while sending %s; what arrived is kept as a .part in the download directory, and the transfer resumes there if %s sends it again",
+		r.u.notice("%s restarted while sending %s; what arrived is kept as a partial file in the download directory, and the transfer resumes there if %s sends it again",
 			r.peerName, f.m.name, r.peerName)
 	}
 	clear(r.files)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"peerchat/peer"
+	"peerchat/peer/peertest"
 )
 
 // A size in the final lines: "300.0 KiB in 12ms at 24.4 MiB/s".
@@ -63,7 +64,8 @@ func TestSendResumesFromPart(t *testing.T) {
 	dir := certsDir(t)
 	down := t.TempDir()
 	p, b := writeRandom(t, t.TempDir(), "r.bin", 1_000_000)
-	if err := os.WriteFile(filepath.Join(down, "r.bin.part"), b[:630_000], 0o644); err != nil {
+	part := partialOf(t, dir, "bob", down, "r.bin", 1_000_000)
+	if err := os.WriteFile(part, b[:630_000], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
@@ -85,8 +87,8 @@ func TestSendResumesFromPart(t *testing.T) {
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("r.bin differs on the receiver's side (err %v)", err)
 	}
-	if _, err := os.Stat(filepath.Join(down, "r.bin.part")); !os.IsNotExist(err) {
-		t.Errorf("r.bin.part is still there: %v", err)
+	if _, err := os.Stat(part); !os.IsNotExist(err) {
+		t.Errorf("r.bin's partial file is still there: %v", err)
 	}
 	if n := strings.Count(l.stderr(), "resuming"); n != 1 {
 		t.Errorf("the receiver announced the resumption %d times:\n%s", n, l.stderr())
@@ -128,8 +130,8 @@ func TestReceivingWordsEachAttemptOnce(t *testing.T) {
 		"peerchat: receiving s.pdf (2.0 KiB) from bob, resuming at 25%",
 		"peerchat: refused big.iso from bob: big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)",
 		"peerchat: receiving t.pdf (100 bytes) from bob",
-		"peerchat: did not receive t.pdf from bob: cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
-		"peerchat: did not receive s.pdf from bob: the conversation ended first; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again",
+		"peerchat: did not receive t.pdf from bob: cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again",
+		"peerchat: did not receive s.pdf from bob: the conversation ended first; what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again",
 	}
 	if got := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -149,10 +151,18 @@ func TestReceivingForgetsARestartedSender(t *testing.T) {
 	r.event(peer.FileReceived{ID: 1, Name: "a.bin", Path: "/d/a.bin", Size: 1000}, now.Add(time.Second))
 	r.unfinished()
 	want := "peerchat: receiving a.bin (1000 bytes) from bob\n" +
-		"peerchat: bob restarted while sending a.bin; what arrived is kept as a .part in the download directory, and the transfer resumes there if bob sends it again\n" +
+		"peerchat: bob restarted while sending a.bin; what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again\n" +
 		"peerchat: receiving a.bin (1000 bytes) from bob, resuming at 40%\n" +
 		"peerchat: received a.bin from bob: 1000 bytes in 1s at 600 bytes/s, 400 bytes of it resumed, verified, saved as /d/a.bin\n"
 	if got := stderr.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// partialOf is where down holds the partial file of a file of size bytes
+// offered as name by from, whose certificate is in certs.
+func partialOf(t *testing.T, certs, from, down, name string, size int64) string {
+	t.Helper()
+	c := peertest.Cert(t, filepath.Join(certs, from+".crt"))
+	return filepath.Join(down, peer.PartialName(peer.Fingerprint(c), name, size))
 }

@@ -121,8 +121,8 @@ func (p *proc) kill9() {
 func TestTransferSurvivesAListenerRestart(t *testing.T) {
 	src, want := bigRandomFile(t, "big.bin", restartFileSize)
 	down := t.TempDir()
-	part := filepath.Join(down, "big.bin.part")
 	dir := certsDir(t)
+	part := partialOf(t, dir, "bob", down, "big.bin", restartFileSize)
 	listenArgs := []string{"--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down}
 	l1, addr := listen(t, listenArgs...)
 	s := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
@@ -165,8 +165,8 @@ func TestTransferSurvivesAListenerRestart(t *testing.T) {
 func TestTransferSurvivesASenderRestart(t *testing.T) {
 	src, want := bigRandomFile(t, "big.bin", restartFileSize)
 	down := t.TempDir()
-	part := filepath.Join(down, "big.bin.part")
 	dir := certsDir(t)
+	part := partialOf(t, dir, "bob", down, "big.bin", restartFileSize)
 	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
 	send := []string{"send", "--certs-dir", dir, "--name", "bob", addr, src}
 

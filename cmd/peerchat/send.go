@@ -21,7 +21,7 @@ func sendCommand(u *ui) *cli.Command {
 		Description: "The listener takes the files if it runs with --accept-files; on a chat screen\n" +
 			"its user is asked (/accept, /reject); in pipe mode without --accept-files every\n" +
 			"file is refused. Each file is hashed (BLAKE3) while it is sent and verified by\n" +
-			"the receiver, which writes it as NAME.part and never replaces an existing file.\n" +
+			"the receiver, which writes it to a partial file and never replaces an existing file.\n" +
 			"After a dropped connection, or when the same send is run again, the transfer\n" +
 			"resumes where it stopped. When stderr is a terminal it shows the progress.\n" +
 			"Exit status: 0 only if every file arrived intact; 5 if some file was refused,\n" +
@@ -108,15 +108,19 @@ func sendAction(c *cli.Context, u *ui) error {
 		m := newMeter(name, size, time.Now())
 		report := progressReporter(u, m, peerName)
 		accepted := false // the receiver took the file: it keeps what arrives
+		saved := ""
 		err := s.SendFile(c.Context, f, func(p peer.FileProgress) {
 			accepted = accepted || p.Start
+			if p.SavedAs != "" {
+				saved = p.SavedAs
+			}
 			report(p)
 		})
 		if err == nil {
-			u.notice("sent %s to %s: %s, verified", m.name, peerName, m.summary(time.Now()))
+			u.notice("sent %s to %s: %s, verified%s", m.name, peerName, m.summary(time.Now()), savedAs(name, saved, peerName))
 			continue
 		}
-		// What arrived stays with the receiver, as NAME.part: the same
+		// What arrived stays with the receiver, in a partial file: the same
 		// command run again continues from there.
 		resume := ""
 		switch {
@@ -228,6 +232,16 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a positive size")
 	}
 	return n * mult, nil
+}
+
+// savedAs tells the sender the name the receiver saved a file under,
+// when its rules changed the name offered (a leading dot, a device name,
+// an invisible character, a name already taken there).
+func savedAs(offered, saved, peerName string) string {
+	if saved == "" || saved == offered {
+		return ""
+	}
+	return fmt.Sprintf("; %s saved it as %s", peerName, sanitize(saved))
 }
 
 // progressReporter shows a transfer's progress on stderr when it is a

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,33 @@ func TestAcceptFilesWithoutInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(down, "late.bin")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSendDotFileIsSavedVisible: `peerchat send .bash_profile` into a
+// download directory (often the home directory) is saved as
+// bash_profile, not as a hidden file that would shadow the receiver's
+// own; both sides are told the name it was saved under.
+func TestSendDotFileIsSavedVisible(t *testing.T) {
+	dir := certsDir(t)
+	down := t.TempDir()
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice", "--accept-files", "--download-dir", down)
+	src := filepath.Join(t.TempDir(), ".bash_profile")
+	if err := os.WriteFile(src, []byte("export EVIL=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, src)
+	if code != 0 {
+		t.Fatalf("send exited %d:\n%s", code, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^peerchat: sent \.bash_profile to alice: .*, verified; alice saved it as bash_profile$`).MatchString(stderr) {
+		t.Errorf("the sender was not told the saved name:\n%s", stderr)
+	}
+	l.waitLine(`^peerchat: received bash_profile from bob: .*, verified, saved as .*/bash_profile$`)
+	if _, err := os.Stat(filepath.Join(down, ".bash_profile")); !os.IsNotExist(err) {
+		t.Errorf("a hidden .bash_profile was written: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(down, "bash_profile")); err != nil || string(b) != "export EVIL=1\n" {
+		t.Errorf("bash_profile: %q, %v", b, err)
 	}
 }

@@ -124,12 +124,12 @@ func TestSendToAFullDisk(t *testing.T) {
 	if code != exitUndelivered {
 		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
 	}
-	part := filepath.Join(down, "x.bin.part")
-	want := `(?m)^peerchat: x\.bin was not delivered: alice stopped it: cannot write x\.bin\.part in the download directory \(file too large\); alice keeps what arrived, and sending it again resumes from there$`
+	part := partialOf(t, dir, "bob", down, "x.bin", 1<<20)
+	want := `(?m)^peerchat: x\.bin was not delivered: alice stopped it: cannot write x\.bin in the download directory \(file too large\); alice keeps what arrived, and sending it again resumes from there$`
 	if !regexp.MustCompile(want).MatchString(stderr) {
 		t.Errorf("send's stderr lacks %s:\n%s", want, stderr)
 	}
-	l.waitLine(`^peerchat: did not receive x\.bin from bob: cannot write x\.bin\.part in the download directory \(file too large\); what arrived is kept as a \.part in the download directory, and the transfer resumes there if bob sends it again$`)
+	l.waitLine(`^peerchat: did not receive x\.bin from bob: cannot write x\.bin in the download directory \(file too large\); what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again$`)
 	if fi, err := os.Stat(part); err != nil || fi.Size() != 256<<10 {
 		t.Fatalf("the .part should hold the 256 KiB that fitted: %v, %v", fi, err)
 	}

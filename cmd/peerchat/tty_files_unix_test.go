@@ -174,9 +174,9 @@ func TestTTYCancelsAnIncomingFileMidway(t *testing.T) {
 	alice.typeKeys("/cancel 1\r")
 	alice.waitRow(`^` + clock + ` -- stopped receiving big\.bin \(#1\); bob was told, and what arrived is kept to resume from$`)
 	alice.waitScreen("the progress line gone", func(v *vt) bool { return countStatusRows(v) == 0 })
-	fi, err := os.Stat(filepath.Join(down, "big.bin.part"))
+	fi, err := os.Stat(partialOf(t, dir, "bob", down, "big.bin", 256<<20))
 	if err != nil || fi.Size() == 0 || fi.Size() >= 256<<20 {
-		t.Fatalf("the .part after a cancel: %v, %v", fi, err)
+		t.Fatalf("the partial file after a cancel: %v, %v", fi, err)
 	}
 	if err := bob.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -284,7 +284,7 @@ func TestTTYResumesFromAnEarlierTry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 63% of it from an earlier try.
-	if err := os.WriteFile(filepath.Join(down, "report.pdf.part"), data[:63<<10], 0o644); err != nil {
+	if err := os.WriteFile(partialOf(t, dir, "bob", down, "report.pdf", 100<<10), data[:63<<10], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bob := start(t, "send", "--certs-dir", dir, "--name", "bob", addr, src)
@@ -424,6 +424,6 @@ func TestTTYChatsFromADirectoryItCannotWrite(t *testing.T) {
 	alice.typeKeys("/send " + src + "\r")
 	bob.waitRow(`^` + clock + ` -- alice offers notes\.txt \(1000 bytes\): /accept 1 or /reject 1$`)
 	bob.typeKeys("/accept\r")
-	bob.waitRow(`^` + clock + ` !! cannot accept notes\.txt \(#1\): cannot create notes\.txt\.part in the download directory \(.*\)$`)
-	alice.waitRow(`^` + clock + ` !! notes\.txt \(#1\) was not sent: bob refused it: cannot create notes\.txt\.part in the download directory \(.*\)$`)
+	bob.waitRow(`^` + clock + ` !! cannot accept notes\.txt \(#1\): cannot create the partial file of notes\.txt in the download directory \(.*\)$`)
+	alice.waitRow(`^` + clock + ` !! notes\.txt \(#1\) was not sent: bob refused it: cannot create the partial file of notes\.txt in the download directory \(.*\)$`)
 }

@@ -93,6 +93,7 @@ type ttyChat struct {
 	linger        *time.Timer   // bounds that
 	done          bool          // the loop ends after this turn
 	endErr        error         // why the session ended, once it has
+	refusals      *burstLog     // notices of offers refused by this side alone (tui_files.go)
 	ended         bool          // endErr is set
 	outErr        error         // the terminal could not be written
 
@@ -124,6 +125,9 @@ func chatTTY(ctx context.Context, s *peer.Session, in, out *os.File, u *ui, o tt
 		fileUpdates:   make(chan fileUpdate),
 		stop:          make(chan struct{}),
 	}
+	// Shown on the loop's goroutine; the summary, from a timer's,
+	// through u like any notice from elsewhere.
+	c.refusals = newRefusalLog(func(text string) { c.sc.notice(text, true) }, func(text string) { u.notice("%s", text) }, c.peerName)
 	stop := c.stop
 	defer c.stopSending() // files still being sent stop with the chat
 

@@ -41,7 +41,7 @@ type transfer struct {
 	size   int64
 
 	offer bool  // incoming, waiting for /accept or /reject
-	have  int64 // offer: what an earlier try left in the .part
+	have  int64 // offer: what an earlier try left in its partial file
 
 	m    *meter // incoming, once accepted; an outgoing one's is its goroutine's
 	line string // the status line after the arrow and number
@@ -99,6 +99,7 @@ type fileUpdate struct {
 	err       error
 	cancelled bool
 	summary   string
+	saved     string // "; alice saved it as NAME", when the name changed
 }
 
 // showStatus puts the transfers in progress in the status region.
@@ -156,7 +157,11 @@ func (c *ttyChat) sendFile(path string) {
 		defer raw.guard()
 		defer cancel()
 		m := newMeter(filepath.Base(path), size, time.Now())
+		saved := ""
 		err := s.SendFile(ctx, path, func(p peer.FileProgress) {
+			if p.SavedAs != "" {
+				saved = p.SavedAs
+			}
 			now := time.Now()
 			if resumed, redraw := m.update(p, now); redraw || resumed != "" {
 				tell(fileUpdate{id: id, line: m.sendingLine(now, peerName), notice: resumed})
@@ -164,7 +169,7 @@ func (c *ttyChat) sendFile(path string) {
 		})
 		u := fileUpdate{id: id, end: true, err: err, cancelled: ctx.Err() != nil}
 		if err == nil {
-			u.summary = m.summary(time.Now())
+			u.summary, u.saved = m.summary(time.Now()), savedAs(filepath.Base(path), saved, peerName)
 		}
 		tell(u)
 	}()
@@ -190,7 +195,7 @@ func (c *ttyChat) fileUpdate(u fileUpdate) {
 	c.showStatus()
 	switch {
 	case u.err == nil:
-		c.sc.notice(fmt.Sprintf("sent %s to %s: %s, verified", t.name, c.peerName, u.summary), false)
+		c.sc.notice(fmt.Sprintf("sent %s to %s: %s, verified%s", t.name, c.peerName, u.summary, u.saved), false)
 	case u.cancelled && !t.stopping, c.s.Err() != nil && !errors.Is(u.err, peer.ErrFileRefused):
 		// Stopped by the end of the chat, which report() explains.
 		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: the chat ended", t.name, t.id), true)
@@ -227,6 +232,7 @@ func (c *ttyChat) sending() bool {
 // unfinished, and clears their progress lines. (The outgoing ones said so
 // themselves: the loop waited for them.)
 func (c *ttyChat) abandonFiles() {
+	c.refusals.close()
 	for _, t := range c.xfers.sorted() {
 		c.xfers.remove(t)
 		switch {
@@ -294,8 +300,8 @@ func (c *ttyChat) fileEvent(ev peer.Event) {
 		c.sc.notice(receivedLine(t.name, c.peerName, t.m.summary(now), ev.Path), false)
 	case peer.FileFailed:
 		t := c.xfers.in[ev.ID]
-		if t == nil { // refused before it was shown: a name or size this side does not take
-			c.sc.notice(fmt.Sprintf("refused %s from %s: %s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error())), true)
+		if t == nil { // refused before it was shown: a name or size this side does not take, too many at once
+			c.refusals.line(fmt.Sprintf("refused %s from %s: %s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error())))
 			return
 		}
 		if ev.Retry {
@@ -321,7 +327,7 @@ func (c *ttyChat) receiving(t *transfer, ev peer.FileOffered) {
 
 // peerRestarted forgets the incoming files: a peer that restarted has
 // voided its offers, and offers again, under new numbers, what it still
-// sends. What arrived stays in the .part files, to resume from.
+// sends. What arrived stays in the partial files, to resume from.
 func (c *ttyChat) peerRestarted() {
 	for _, t := range c.xfers.sorted() {
 		if t.out {

@@ -1,0 +1,62 @@
+package peer
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/zeebo/blake3"
+)
+
+// A file is written to a partial file in the download directory until it
+// is verified, and renamed into place then. Partial files are peerchat's
+// own and nobody else's: their name is hidden, holds a digest of the
+// sender's certificate fingerprint, the name it offered and the size, and
+// ends in a suffix no other program uses. So an attempt resumes only what
+// an earlier attempt of this same file from this same sender left, and a
+// file another program left ("notes.part" of a browser) is never opened,
+// truncated, or has its size told to the peer.
+
+// partialSuffix ends every partial file's name.
+const partialSuffix = ".peerchat-partial"
+
+// PartialName is the base name of the partial file a file of size bytes,
+// offered as offered by the peer whose certificate has the fingerprint
+// fp, is written to until verified: ".peerchat-" and 32 hex digits of
+// BLAKE3(fp, 0, offered, 0, size as 8 bytes big-endian), then
+// ".peerchat-partial".
+func PartialName(fp, offered string, size int64) string {
+	h := blake3.New()
+	h.Write([]byte(fp))
+	h.Write([]byte{0})
+	h.Write([]byte(offered))
+	h.Write([]byte{0})
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(size)))
+	var sum [32]byte
+	return ".peerchat-" + hex.EncodeToString(h.Sum(sum[:0])[:16]) + partialSuffix
+}
+
+// maxFreeMargin is the most space kept free on the download directory's
+// disk: an offer that would leave less than 1% of the disk, or than this,
+// is refused before any byte is written.
+const maxFreeMargin = 64 << 20
+
+// roomFor refuses a file of size bytes that the download directory's
+// disk has no room for, counting what its partial file already holds.
+// Where the free space cannot be learnt, the write that fills the disk
+// says so instead.
+func (s *Session) roomFor(name, offered string, size int64) error {
+	if s.cfg.discardFiles {
+		return nil
+	}
+	free, total, ok := diskFree(s.cfg.DownloadDir)
+	if !ok || total == 0 { // a file system that does not say (/proc, some network ones)
+		return nil
+	}
+	margin := min(total/100, maxFreeMargin)
+	need := size - s.files.have(s.cfg.DownloadDir, s.fingerprint(), offered, size)
+	if need <= 0 || uint64(need)+margin <= free {
+		return nil
+	}
+	return fmt.Errorf("%s is %d bytes and the download directory's disk has %d bytes free (%d bytes are kept free); free some space there", name, size, free, margin)
+}
