@@ -641,7 +641,7 @@ ok
 begin "contacts: bob dials alice by name, messages both ways"
 start dc "$ns_b" "$tmp/bob" "$PEERCHAT" dial --name bob alice
 converse lc dc contact
-wait_for dc err "^peerchat: connected to alice .* at $a4_other:$port$"
+wait_for dc err "^peerchat: connected to alice .* at $a4_other:$port, safety code [0-9 ]+$"
 ok
 
 # ---- IPv6 -------------------------------------------------------------------------
