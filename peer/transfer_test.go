@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
+	"io/fs"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -142,6 +144,12 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 
 	size := 16 << 20
 	path, want := writeRandom(t, t.TempDir(), "cut.bin", size)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src := &chunkReads{r: f}
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	cuts := []int64{}
 	for range 4 {
@@ -159,14 +167,18 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 	// not keep, sent again from the offset it answers with.
 	var high, resent int64
 	var resumes []int64
-	err := ds.SendFile(testContext(t), path, func(p peer.FileProgress) {
+	started := false
+	err = ds.SendReader(testContext(t), "cut.bin", src, int64(size), func(p peer.FileProgress) {
 		sent := p.Done
-		if p.Start && high > 0 {
+		if p.Start && started {
 			resumes = append(resumes, sent)
-			if sent > high {
-				t.Errorf("the receiver resumes at %d, beyond the %d bytes sent", sent, high)
+			// What the sender may have sent: what it reported, and the
+			// chunk it had read, and perhaps written, when the
+			// connection broke (chunkReads).
+			if sentMost := max(high, src.inFlight); sent > sentMost {
+				t.Errorf("the receiver resumes at %d, beyond the %d bytes sent (%d reported, %d read)", sent, sentMost, high, src.inFlight)
 			}
-			resent += high - sent
+			resent += max(high, src.inFlight) - sent
 			// Each resumption starts from what the receiver holds, never
 			// from 0 again once much has arrived (a cut early on may
 			// catch every byte in flight).
@@ -174,7 +186,19 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 				t.Errorf("a resumption started again from 0 after %d bytes were sent", high)
 			}
 		}
+		if p.Start {
+			// The receiver answered from what it holds: its partial
+			// file is exactly the file's first Done bytes.
+			part := partialFile(t, down)
+			if int64(len(part)) != sent {
+				t.Errorf("the receiver resumes at %d holding %d bytes", sent, len(part))
+			} else if !bytes.Equal(part, want[:sent]) {
+				t.Errorf("the receiver resumes at %d holding bytes that are not the file's", sent)
+			}
+		}
+		started = true
 		high = max(high, sent)
+		src.reported(sent)
 		for next < len(cuts) && sent >= cuts[next] {
 			next++
 			cutNow <- struct{}{}
@@ -193,6 +217,61 @@ func TestSendFileSurvivesCuts(t *testing.T) {
 		t.Errorf("only %d connections: the cuts did not happen", proxy.Accepted())
 	}
 	t.Logf("%d cuts at %v: resumed at %v, %d KiB sent twice in all", len(cuts), cuts, resumes, resent>>10)
+}
+
+// A chunkReads is the file as a sender reads it, noting the chunk it
+// reads at the position it last reported. The sender reads a chunk,
+// writes it, then reports it to its progress function, unless it finds
+// the connection broken after the write: a chunk written just before a
+// cut is never reported, yet may have reached the receiver, which then
+// rightly resumes after it. inFlight is where that chunk ends, so the
+// bytes sent are at most the larger of it and the last report. A chunk
+// whose write failed is counted too, though it cannot have arrived
+// whole; the check of the receiver's partial file, which must be exactly
+// the bytes it claims, catches a claim on it, as it does a claim when
+// the first read at pos was the hashing of a kept prefix (an attempt
+// from 0 that read no chunk). Reads and reports both happen on the
+// sender's goroutine.
+type chunkReads struct {
+	r        io.ReaderAt
+	pos      int64 // the position last reported: where the next chunk is read
+	read     bool  // the chunk at pos was read (later reads hash a kept prefix)
+	inFlight int64 // the end of the chunk read at pos
+}
+
+func (c *chunkReads) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	if !c.read && off == c.pos {
+		c.read = true
+		c.inFlight = off + int64(n)
+	}
+	return n, err
+}
+
+// reported notes a progress report: the next chunk is read at done.
+func (c *chunkReads) reported(done int64) {
+	c.pos, c.read = done, false
+}
+
+// partialFile returns the content of the one file in dir: the receiver's
+// partial file while a transfer is under way.
+func partialFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Fatalf("the download directory holds %v, want one partial file", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestReceiverRestartResumesPart(t *testing.T) {
