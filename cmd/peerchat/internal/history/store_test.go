@@ -33,10 +33,13 @@ func TestStoreRecordsSearchesAndDedups(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "history.db")
 	st := openStore(t, path)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// The senders' clocks are a day and more behind ours: the order and
+	// Since go by ours.
+	const behind = 30 * time.Hour
 	add := func(conv string, dir Direction, id uint64, peer, from, text string, at time.Time) {
 		t.Helper()
 		if err := st.Add(Record{Conv: conv, Direction: dir, ID: id, Peer: peer, Fingerprint: "FP:" + peer,
-			From: from, Time: at, Received: at, Text: text}); err != nil {
+			From: from, Time: at.Add(-behind), Received: at, Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +85,8 @@ func TestStoreRecordsSearchesAndDedups(t *testing.T) {
 	if !all[0].Delivered || all[2].Delivered {
 		t.Errorf("delivery states: %+v", all)
 	}
-	if all[1].Fingerprint != "FP:bob" || all[1].Direction != In || !all[1].Time.Equal(t0.Add(time.Second)) {
+	if all[1].Fingerprint != "FP:bob" || all[1].Direction != In ||
+		!all[1].Time.Equal(t0.Add(time.Second-behind)) || !all[1].Received.Equal(t0.Add(time.Second)) {
 		t.Errorf("received record: %+v", all[1])
 	}
 
@@ -112,14 +116,7 @@ func TestOpenReportsALockedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	st, err := Open(path)
-	if err == nil {
-		st.Close()
-		t.Fatal("opened a database another store holds locked")
-	}
-	if !strings.Contains(err.Error(), "history database "+path+" is locked by another peerchat") {
-		t.Errorf("error: %v", err)
-	}
+	wantOpenError(t, path, "history database "+path+" is locked by another peerchat: ")
 }
 
 func TestOpenReportsACorruptDatabase(t *testing.T) {
@@ -127,13 +124,19 @@ func TestOpenReportsACorruptDatabase(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("this is not sqlite\n", 500)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	wantOpenError(t, path, "history database "+path+" is not a database (corrupt?): ")
+}
+
+// wantOpenError wants Open to refuse path, saying want.
+func wantOpenError(t *testing.T, path, want string) {
+	t.Helper()
 	st, err := Open(path)
 	if err == nil {
 		st.Close()
-		t.Fatal("opened a file that is not a database")
+		t.Fatalf("opened %s", path)
 	}
-	if !strings.Contains(err.Error(), "history database "+path+" is not a database") {
-		t.Errorf("error: %v", err)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error: %v\nwant: %s…", err, want)
 	}
 }
 
