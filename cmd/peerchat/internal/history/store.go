@@ -104,6 +104,7 @@ func storeError(path string, err error) error {
 	return fmt.Errorf("history database %s: %w", path, err)
 }
 
+// Close closes the database; what was written is committed already.
 func (st *Store) Close() error { return st.db.Close() }
 
 // Add stores r unless a message with its key is there already.
