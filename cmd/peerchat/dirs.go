@@ -9,7 +9,7 @@ import (
 // A user's own state lives in the user's directories: configuration,
 // contacts, certificates and what is remembered of revocation lists under
 // the config directory; history under the data directory (see
-// defaultHistoryPath). Tests set XDG_CONFIG_HOME and XDG_DATA_HOME (or
+// history.DefaultPath). Tests set XDG_CONFIG_HOME and XDG_DATA_HOME (or
 // HOME) of their own, so they never touch a real user's files.
 
 // configDir is peerchat's directory in the user's config directory:

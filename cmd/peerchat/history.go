@@ -1,7 +1,8 @@
 package main
 
 // History on the command line: the flags that choose the store, the
-// recorder a chat writes through, and `peerchat history`.
+// recorder a chat writes through, and `peerchat history`. The store
+// itself is package internal/history.
 
 import (
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"peerchat/cmd/peerchat/internal/history"
 	"peerchat/peer"
 )
 
@@ -43,7 +45,11 @@ func historyPath(c *cli.Context) (string, error) {
 	if p := c.String("history"); p != "" {
 		return p, nil
 	}
-	return defaultHistoryPath()
+	p, err := history.DefaultPath()
+	if err != nil {
+		return "", fmt.Errorf("%w; use --history FILE", err)
+	}
+	return p, nil
 }
 
 // recorder writes one chat into the history. Any database error turns it
@@ -56,7 +62,7 @@ type recorder struct {
 	notify func(text string)
 	// pending is a notice from before start.
 	pending string
-	st      *historyStore // nil once off
+	st      *history.Store // nil once off
 	conv    string
 	self    string
 	peer    peer.PeerInfo
@@ -64,7 +70,7 @@ type recorder struct {
 	// after one, so received messages are keyed by conv and this.
 	restarts int
 	// queue is what was received or sent since the last commit.
-	queue []histRecord
+	queue []history.Record
 	// ackDirty: ackedUpTo went up since the last commit.
 	ackDirty bool
 	// ackedUpTo is the highest of our ids the peer acknowledged: an
@@ -75,12 +81,12 @@ type recorder struct {
 // openRecorder opens the history for a chat with s, or says why not.
 func openRecorder(c *cli.Context, s *peer.Session) *recorder {
 	path, err := historyPath(c)
-	r := &recorder{conv: newConversationKey(), self: s.Name(), peer: s.Peer()}
+	r := &recorder{conv: history.NewConversationKey(), self: s.Name(), peer: s.Peer()}
 	if err == nil && path == "" {
 		return r
 	}
 	if err == nil {
-		r.st, err = openHistory(path)
+		r.st, err = history.Open(path)
 	}
 	if err != nil {
 		r.off(err)
@@ -127,7 +133,7 @@ func (r *recorder) received(m *incoming) {
 	if r.st == nil {
 		return
 	}
-	r.queue = append(r.queue, histRecord{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: "in", ID: m.ID,
+	r.queue = append(r.queue, history.Record{Conv: fmt.Sprintf("%s.%d", r.conv, r.restarts), Direction: history.In, ID: m.ID,
 		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: m.From,
 		Time: m.Time, Received: m.At, Text: m.Text})
 }
@@ -142,7 +148,7 @@ func (r *recorder) sent(m peer.Message) {
 	if r.st == nil {
 		return
 	}
-	r.queue = append(r.queue, histRecord{Conv: r.conv, Direction: "out", ID: m.ID,
+	r.queue = append(r.queue, history.Record{Conv: r.conv, Direction: history.Out, ID: m.ID,
 		Peer: r.peer.Name, Fingerprint: r.peer.Fingerprint, From: r.self,
 		Time: m.Time, Received: time.Now(), Text: m.Text, Delivered: m.ID <= r.ackedUpTo})
 }
@@ -185,7 +191,7 @@ func (r *recorder) commitLocked() {
 	if r.st == nil || (len(queue) == 0 && upTo == 0) {
 		return
 	}
-	if err := r.st.write(queue, r.conv, upTo); err != nil {
+	if err := r.st.Write(queue, r.conv, upTo); err != nil {
 		r.off(err)
 	}
 }
@@ -201,7 +207,7 @@ func (r *recorder) on() bool {
 }
 
 // recent returns the last n messages with this peer, by certificate name.
-func (r *recorder) recent(n int) []histRecord {
+func (r *recorder) recent(n int) []history.Record {
 	if r == nil {
 		return nil
 	}
@@ -211,7 +217,7 @@ func (r *recorder) recent(n int) []histRecord {
 	if r.st == nil {
 		return nil
 	}
-	recs, err := r.st.find(histQuery{Peer: r.peer.Name, Last: n})
+	recs, err := r.st.Find(history.Query{Peer: r.peer.Name, Last: n})
 	if err != nil {
 		r.off(err)
 	}
@@ -254,7 +260,7 @@ func historyAction(c *cli.Context, u *ui) error {
 	if err := noExtraArgs(c, 0); err != nil {
 		return err
 	}
-	q := histQuery{Peer: c.String("peer"), Grep: c.String("grep")}
+	q := history.Query{Peer: c.String("peer"), Grep: c.String("grep")}
 	if s := c.String("since"); s != "" {
 		t, err := parseSince(s, time.Now())
 		if err != nil {
@@ -271,18 +277,18 @@ func historyAction(c *cli.Context, u *ui) error {
 		u.notice("no history yet at %s", path)
 		return nil
 	}
-	st, err := openHistory(path)
+	st, err := history.Open(path)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	recs, err := st.find(q)
+	recs, err := st.Find(q)
 	if err != nil {
 		return err
 	}
 	for _, r := range recs {
 		if c.Bool("json") {
-			b, err := json.Marshal(r)
+			b, err := json.Marshal(newJSONRecord(r))
 			if err != nil {
 				return err
 			}
@@ -298,7 +304,7 @@ func historyAction(c *cli.Context, u *ui) error {
 const historyTime = "2006-01-02 15:04:05"
 
 // historyLine is r in the transcript format, with the date.
-func historyLine(r histRecord) string {
+func historyLine(r history.Record) string {
 	prefix, text := historyParts(r)
 	return prefix + text
 }
@@ -307,9 +313,9 @@ func historyLine(r histRecord) string {
 // the text, both sanitized: the chat screen indents under the text. The
 // time is ours, when the line was received or sent; the sender's is
 // shown beside it only when its clock was off (skewMark).
-func historyParts(r histRecord) (prefix, text string) {
+func historyParts(r history.Record) (prefix, text string) {
 	skew := ""
-	if r.Direction == "in" {
+	if r.Direction == history.In {
 		skew = skewMark(r.Time, r.Received)
 	}
 	return fmt.Sprintf("[%s] %s%s: ", r.Received.Local().Format(historyTime), sanitize(r.From), skew), sanitize(r.Text)

@@ -1,30 +1,36 @@
 package main
 
 import (
-	"encoding/json"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"peerchat/cmd/peerchat/internal/history"
 )
 
-// MarshalJSON writes r for `peerchat history --json`. encoding/json
-// leaves C1 controls, bidi controls and invisible characters raw, and a
-// script that prints a field would pass them to a terminal; here every
-// character sanitize escapes is written as \uXXXX instead (a surrogate
-// pair above U+FFFF), which any JSON reader decodes back to the text
-// that was received.
-func (r histRecord) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Direction   string    `json:"direction"`
-		ID          uint64    `json:"id"`
-		Peer        jsonText  `json:"peer"`
-		Fingerprint jsonText  `json:"fingerprint"`
-		From        jsonText  `json:"from"`
-		Time        time.Time `json:"time"`     // the sender's clock
-		Received    time.Time `json:"received"` // ours: what --since and the order go by
-		Text        jsonText  `json:"text"`
-		Delivered   bool      `json:"delivered"`
-	}{r.Direction, r.ID, jsonText(r.Peer), jsonText(r.Fingerprint), jsonText(r.From), r.Time, r.Received, jsonText(r.Text), r.Delivered})
+// jsonRecord is a message as `peerchat history --json` writes it, one
+// object a line. encoding/json leaves C1 controls, bidi controls and
+// invisible characters raw, and a script that prints a field would pass
+// them to a terminal; here every character sanitize escapes is written as
+// \uXXXX instead (a surrogate pair above U+FFFF), which any JSON reader
+// decodes back to the text that was received. The format lives here, with
+// the transcript format (historyLine), because both are the command's
+// words for a record and both follow sanitize's rule; the store keeps
+// records, not their looks.
+type jsonRecord struct {
+	Direction   history.Direction `json:"direction"`
+	ID          uint64            `json:"id"`
+	Peer        jsonText          `json:"peer"`
+	Fingerprint jsonText          `json:"fingerprint"`
+	From        jsonText          `json:"from"`
+	Time        time.Time         `json:"time"`     // the sender's clock
+	Received    time.Time         `json:"received"` // ours: what --since and the order go by
+	Text        jsonText          `json:"text"`
+	Delivered   bool              `json:"delivered"`
+}
+
+func newJSONRecord(r history.Record) jsonRecord {
+	return jsonRecord{r.Direction, r.ID, jsonText(r.Peer), jsonText(r.Fingerprint), jsonText(r.From), r.Time, r.Received, jsonText(r.Text), r.Delivered}
 }
 
 // jsonText is a string written as a JSON string with what sanitize

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"peerchat/cmd/peerchat/internal/history"
 )
 
 // TestHistoryJSONEscapesWhatATerminalWouldObey: `history --json` writes
@@ -22,14 +24,14 @@ func TestHistoryJSONEscapesWhatATerminalWouldObey(t *testing.T) {
 		"kept: 👩\u200d💻 می\u200cخواهم 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f <&>",
 	}
 	for i, text := range texts {
-		if err := st.add(histRecord{Conv: "c.0", Direction: "in", ID: uint64(i + 1), Peer: "mallory\u202e",
+		if err := st.Add(history.Record{Conv: "c.0", Direction: "in", ID: uint64(i + 1), Peer: "mallory\u202e",
 			Fingerprint: "FP", From: "mallory\u202e", Time: at, Received: at, Text: text}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	st.Close()
 
-	lines := history(t, path, "--json")
+	lines := runHistory(t, path, "--json")
 	if len(lines) != len(texts) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(texts), strings.Join(lines, "\n"))
 	}
@@ -37,11 +39,11 @@ func TestHistoryJSONEscapesWhatATerminalWouldObey(t *testing.T) {
 		if s := sanitize(line); s != line {
 			t.Errorf("line %d has characters a terminal would obey or hide: %s", i, s)
 		}
-		var r histRecord
+		var r jsonRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("line %d is not JSON: %v: %s", i, err, line)
 		}
-		if r.Text != texts[i] || r.From != "mallory\u202e" || r.Peer != "mallory\u202e" {
+		if string(r.Text) != texts[i] || r.From != "mallory\u202e" || r.Peer != "mallory\u202e" {
 			t.Errorf("line %d decodes to %+q from %+q, want %+q", i, r.Text, r.From, texts[i])
 		}
 	}
@@ -55,7 +57,7 @@ func TestHistoryJSONEscapesWhatATerminalWouldObey(t *testing.T) {
 	}
 
 	// Without --json, the same lines go through sanitize.
-	for i, line := range history(t, path) {
+	for i, line := range runHistory(t, path) {
 		if s := sanitize(line); s != line || !strings.Contains(line, `mallory\u202e: `) {
 			t.Errorf("plain line %d: %+q", i, line)
 		}

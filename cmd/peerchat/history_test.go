@@ -12,12 +12,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"peerchat/cmd/peerchat/internal/history"
 )
 
-func openTestHistory(t *testing.T) (*historyStore, string) {
+func openTestHistory(t *testing.T) (*history.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sub", "history.db")
-	st, err := openHistory(path)
+	st, err := history.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,118 +27,12 @@ func openTestHistory(t *testing.T) (*historyStore, string) {
 	return st, path
 }
 
-func texts(recs []histRecord) string {
+func texts(recs []history.Record) string {
 	var s []string
 	for _, r := range recs {
 		s = append(s, r.From+": "+r.Text)
 	}
 	return strings.Join(s, "\n")
-}
-
-func TestHistoryStoreRecordsSearchesAndDedups(t *testing.T) {
-	st, path := openTestHistory(t)
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	add := func(conv, dir string, id uint64, peer, from, text string, at time.Time) {
-		t.Helper()
-		if err := st.add(histRecord{Conv: conv, Direction: dir, ID: id, Peer: peer, Fingerprint: "FP:" + peer,
-			From: from, Time: at, Received: at, Text: text}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add("c1", "out", 1, "bob", "alice", "hello bob", t0)
-	add("c1.0", "in", 1, "bob", "bob", "hi alice, 你好世界", t0.Add(time.Second))
-	add("c1", "out", 2, "bob", "alice", "still pending", t0.Add(2*time.Second))
-	// A reconnect resends what was not acknowledged: same key, stored once.
-	add("c1.0", "in", 1, "bob", "bob", "hi alice, 你好世界", t0.Add(time.Second))
-	// The peer restarted: its ids start again, in a new key.
-	add("c1.1", "in", 1, "bob", "bob", "back again", t0.Add(3*time.Second))
-	add("c2", "out", 1, "carol", "alice", "hello carol", t0.Add(48*time.Hour))
-	if err := st.delivered("c1", 1); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, tt := range []struct {
-		name string
-		q    histQuery
-		want string
-	}{
-		{"all", histQuery{}, "alice: hello bob\nbob: hi alice, 你好世界\nalice: still pending\nbob: back again\nalice: hello carol"},
-		{"peer", histQuery{Peer: "carol"}, "alice: hello carol"},
-		{"since", histQuery{Since: t0.Add(24 * time.Hour)}, "alice: hello carol"},
-		{"grep", histQuery{Grep: "HELLO"}, "alice: hello bob\nalice: hello carol"},
-		{"grep chinese", histQuery{Grep: "你好世"}, "bob: hi alice, 你好世界"},
-		{"grep short chinese", histQuery{Grep: "世界"}, "bob: hi alice, 你好世界"},
-		{"grep quote", histQuery{Grep: `a"b`}, ""},
-		{"grep percent", histQuery{Grep: "%"}, ""},
-		{"last", histQuery{Peer: "bob", Last: 2}, "alice: still pending\nbob: back again"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := st.find(tt.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if texts(got) != tt.want {
-				t.Errorf("got:\n%s\nwant:\n%s", texts(got), tt.want)
-			}
-		})
-	}
-
-	all, _ := st.find(histQuery{Peer: "bob"})
-	if !all[0].Delivered || all[2].Delivered {
-		t.Errorf("delivery states: %+v", all)
-	}
-	if all[1].Fingerprint != "FP:bob" || all[1].Direction != "in" || !all[1].Time.Equal(t0.Add(time.Second)) {
-		t.Errorf("received record: %+v", all[1])
-	}
-
-	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != want {
-			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
-		}
-	}
-
-	// Reopening finds the schema current and the messages there.
-	st.Close()
-	st2, err := openHistory(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
-	if got, _ := st2.find(histQuery{}); len(got) != 5 {
-		t.Errorf("after reopening: %d messages, want 5", len(got))
-	}
-}
-
-func TestHistoryReportsALockedDatabase(t *testing.T) {
-	_, path := openTestHistory(t)
-	lockHistory(t, path)
-	st, err := openHistory(path)
-	if err == nil {
-		st.Close()
-		t.Fatal("opened a database another connection holds locked")
-	}
-	if !strings.Contains(err.Error(), "is locked by another peerchat") {
-		t.Errorf("error: %v", err)
-	}
-}
-
-func TestHistoryReportsACorruptDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "history.db")
-	if err := os.WriteFile(path, []byte(strings.Repeat("this is not sqlite\n", 500)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	st, err := openHistory(path)
-	if err == nil {
-		st.Close()
-		t.Fatal("opened a file that is not a database")
-	}
-	if !strings.Contains(err.Error(), "is not a database") {
-		t.Errorf("error: %v", err)
-	}
 }
 
 func TestParseSince(t *testing.T) {
@@ -159,8 +55,8 @@ func TestParseSince(t *testing.T) {
 	}
 }
 
-// history runs `peerchat history` on the database at path.
-func history(t *testing.T, path string, args ...string) []string {
+// runHistory runs `peerchat history` on the database at path.
+func runHistory(t *testing.T, path string, args ...string) []string {
 	t.Helper()
 	out, errOut, code := runPeerchatEnv(t, []string{"PEERCHAT_NO_HISTORY="}, "", append([]string{"history", "--history", path}, args...)...)
 	if code != 0 {
@@ -190,7 +86,7 @@ func TestHistoryRecordsAChat(t *testing.T) {
 		t.Fatalf("listener exited %d", code)
 	}
 
-	got := history(t, aliceDB, "--peer", "bob")
+	got := runHistory(t, aliceDB, "--peer", "bob")
 	want := []string{"bob: hello alice", "bob: 你好，世界", `alice: hi bob \x1b[2J`}
 	if len(got) != len(want) {
 		t.Fatalf("history --peer bob:\n%s", strings.Join(got, "\n"))
@@ -200,16 +96,16 @@ func TestHistoryRecordsAChat(t *testing.T) {
 			t.Errorf("line %d: %q, want [YYYY-MM-DD HH:MM:SS] %s", i, line, want[i])
 		}
 	}
-	if got := history(t, aliceDB, "--peer", "carol"); len(got) != 1 || got[0] != "" {
+	if got := runHistory(t, aliceDB, "--peer", "carol"); len(got) != 1 || got[0] != "" {
 		t.Errorf("history --peer carol: %q", got)
 	}
-	if got := history(t, aliceDB, "--grep", "世界", "--since", "1h"); len(got) != 1 || !strings.HasSuffix(got[0], "bob: 你好，世界") {
+	if got := runHistory(t, aliceDB, "--grep", "世界", "--since", "1h"); len(got) != 1 || !strings.HasSuffix(got[0], "bob: 你好，世界") {
 		t.Errorf("history --grep: %q", got)
 	}
 
 	// On bob's side, his own two lines were acknowledged.
-	for i, line := range history(t, bobDB, "--json") {
-		var r histRecord
+	for i, line := range runHistory(t, bobDB, "--json") {
+		var r jsonRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("line %d is not JSON: %v: %s", i, err, line)
 		}
@@ -273,7 +169,7 @@ func TestAnUnusableHistoryDoesNotStopTheChat(t *testing.T) {
 func TestALockedHistoryDoesNotStopTheChat(t *testing.T) {
 	dir := certsDir(t)
 	path := filepath.Join(t.TempDir(), "history.db")
-	st, err := openHistory(path)
+	st, err := history.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,21 +191,6 @@ func TestALockedHistoryDoesNotStopTheChat(t *testing.T) {
 }
 
 var historyLineRE = regexp.MustCompile(`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] `)
-
-func BenchmarkHistoryAdd(b *testing.B) {
-	st, err := openHistory(filepath.Join(b.TempDir(), "history.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	now := time.Now()
-	for i := range b.N {
-		if err := st.add(histRecord{Conv: "c", Direction: "in", ID: uint64(i + 1), Peer: "bob", Fingerprint: "FP",
-			From: "bob", Time: now, Received: now, Text: "a message of ordinary length, with 你好 in it"}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // burst has bob send n numbered lines to alice, who records them in
 // aliceDB (or nothing if ""), and returns how long alice took to print
@@ -350,7 +231,7 @@ func TestHistoryKeepsUpWithABurst(t *testing.T) {
 	on := burst(t, n, db)
 	off := burst(t, n, "")
 	t.Logf("%d messages: %s with history, %s without", n, on, off)
-	got := history(t, db)
+	got := runHistory(t, db)
 	if len(got) != n || !strings.HasSuffix(got[n-1], fmt.Sprintf("bob: m%d", n)) {
 		t.Fatalf("history holds %d lines, want %d; last %q", len(got), n, got[len(got)-1])
 	}
@@ -378,7 +259,7 @@ func TestHistoryLosesNothingShownOnKill9(t *testing.T) {
 	if len(shown) >= 20000 {
 		t.Fatalf("alice printed the whole burst before the kill")
 	}
-	stored := history(t, db)
+	stored := runHistory(t, db)
 	have := map[string]bool{}
 	for _, line := range stored {
 		_, text, _ := strings.Cut(line, "] ")
@@ -423,8 +304,8 @@ func TestHistoryAcrossARestart(t *testing.T) {
 	}
 
 	var got []string
-	for _, line := range history(t, db, "--json") {
-		var r histRecord
+	for _, line := range runHistory(t, db, "--json") {
+		var r jsonRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestHistoryKeepsWhatWasNotDelivered(t *testing.T) {
 	d.stdin.Close()
 	d.waitLine(`not delivered to alice: .*into the void`)
 	d.wait()
-	got := history(t, db, "--json")
+	got := runHistory(t, db, "--json")
 	if len(got) != 1 || !strings.Contains(got[0], `"text":"into the void","delivered":false`) {
 		t.Errorf("bob's history: %q", got)
 	}

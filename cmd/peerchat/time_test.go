@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"peerchat/cmd/peerchat/internal/history"
 	"peerchat/peer"
 )
 
@@ -78,7 +79,7 @@ func TestRecorderKeepsOrderAndFiltersByReceipt(t *testing.T) {
 		r.received(&incoming{Message: &peer.Message{ID: uint64(i + 1), Time: now.Add(l.sent), Text: l.text, From: "alice"}, At: now.Add(l.at)})
 	}
 	r.commit()
-	recs, err := st.find(histQuery{Since: now.Add(-time.Hour)})
+	recs, err := st.Find(history.Query{Since: now.Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestAPeerWithItsClockBehindCannotBackdateLines(t *testing.T) {
 		t.Fatalf("bob exited %d", code)
 	}
 
-	got := history(t, db, "--since", "1h")
+	got := runHistory(t, db, "--since", "1h")
 	if len(got) != 1 || !regexp.MustCompile(`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] alice \(sent [-0-9: ]+\): written at five`).MatchString(got[0]) {
 		t.Fatalf("history --since 1h: %q", got)
 	}
