@@ -495,16 +495,24 @@ func describeFrame(f []byte) (fields []string, note string) {
 		return binary.BigEndian.Uint64(v)
 	}
 	rest := func() string { return string(take(len(p))) }
+	str8 := func() []byte {
+		if len(p) == 0 {
+			return nil
+		}
+		return take(1 + int(p[0]))[1:]
+	}
 	switch t {
 	case 1:
-		version := binary.BigEndian.Uint16(take(2))
-		name := take(1 + int(p[0]))[1:]
-		software := take(1 + int(p[0]))[1:]
+		var version uint16
+		if v := take(2); len(v) == 2 {
+			version = binary.BigEndian.Uint16(v)
+		}
+		name, software := str8(), str8()
 		note = fmt.Sprintf("hello: version %d, name %q, software %q", version, name, software)
 		if len(p) >= 33 {
 			conv := take(16)
 			recv, first := u64(), u64()
-			flags := take(1)[0]
+			flags := take(1)[0] // len(p) >= 33 above
 			c := "0 (none)"
 			if !bytes.Equal(conv, make([]byte, 16)) {
 				c = hex.EncodeToString(conv)
@@ -527,7 +535,10 @@ func describeFrame(f []byte) (fields []string, note string) {
 	case 6:
 		note = fmt.Sprintf("goodbye %q", rest())
 	case 7:
-		code := take(1)[0]
+		var code byte
+		if c := take(1); len(c) == 1 {
+			code = c[0]
+		}
 		note = fmt.Sprintf("error, code %d (%s): %q", code, codeNames[code], rest())
 	case 8:
 		id, size := u64(), u64()
@@ -544,7 +555,10 @@ func describeFrame(f []byte) (fields []string, note string) {
 		note = fmt.Sprintf("file done %d: BLAKE3-256 %s", id, hex.EncodeToString(take(32)))
 	case 13:
 		id := u64()
-		ok := take(1)[0]
+		var ok byte
+		if o := take(1); len(o) == 1 {
+			ok = o[0]
+		}
 		note = fmt.Sprintf("file verified %d: ok %d, saved as %q", id, ok, rest())
 	case 14:
 		note = fmt.Sprintf("file cancel %d: %q", u64(), rest())
