@@ -119,13 +119,13 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 		if c.Peer != "" {
 			want = []string{c.Peer}
 		}
-		hint := "ask the CA's owner for a certificate made by scripts/gen-certs.sh, which writes the peer name there"
+		whose := "a client's certificate"
 		if hostport != "" {
-			return fmt.Sprintf("%s refuses your certificate: it names no peer (%s); ask the CA's owner for one made by scripts/gen-certs.sh", self, why),
-				refuse(ReasonNameMismatch, want, hint, "the listener at %s has a certificate that names no peer: %s", hostport, why)
+			whose = "the certificate of the listener at " + hostport
 		}
 		return fmt.Sprintf("%s refuses your certificate: it names no peer (%s); ask the CA's owner for one made by scripts/gen-certs.sh", self, why),
-			refuse(ReasonNameMismatch, want, hint, "a client's certificate names no peer: %s", why)
+			refuse(ReasonNameMismatch, want, "ask the CA's owner for a certificate made by scripts/gen-certs.sh, which writes the peer name there",
+				"%s names no peer: %s", whose, why)
 	}
 	if c.Peer != "" && name != c.Peer {
 		note := ""
