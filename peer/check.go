@@ -329,7 +329,7 @@ func (c *checker) describe(leaf *x509.Certificate) {
 	names := CertNames(leaf)
 	if len(names) == 0 {
 		c.add(Warn, nil, "re-issue it with `scripts/gen-certs.sh -f "+certName(leaf)+"`, which adds names",
-			"%s lists no names or addresses (subject alternative names): no dialer can verify it as a listener, and no --peer can name it", c.r.Files.Cert)
+			"%s lists no names or addresses (subject alternative names): a dialer can reach it only with --peer %s or as a contact, not by address alone", c.r.Files.Cert, certName(leaf))
 	} else {
 		c.add(Info, nil, "", "valid for %s", strings.Join(names, ", "))
 	}
