@@ -123,9 +123,10 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 		if hostport != "" {
 			whose = "the certificate of the listener at " + hostport
 		}
-		return fmt.Sprintf("%s refuses your certificate: it names no peer (%s); ask the CA's owner for one made by scripts/gen-certs.sh", self, why),
-			refuse(ReasonNameMismatch, want, "ask the CA's owner for a certificate made by scripts/gen-certs.sh, which writes the peer name there",
-				"%s names no peer: %s", whose, why)
+		te := refuse(ReasonNameMismatch, want, "ask the CA's owner for a certificate made by scripts/gen-certs.sh, which writes the peer name there",
+			"%s names no peer: %s", whose, why)
+		te.PeerName = ""
+		return fmt.Sprintf("%s refuses your certificate: it names no peer (%s); ask the CA's owner for one made by scripts/gen-certs.sh", self, why), te
 	}
 	if c.Peer != "" && name != c.Peer {
 		note := ""

@@ -191,6 +191,13 @@ func TestContactNameMustBeThePeerName(t *testing.T) {
 	if strings.Contains(l.out(), "secret") {
 		t.Errorf("carol received the message meant for alice")
 	}
+	// The usual hint, "pass --peer carol", would only meet "alice is a
+	// contact, so the peer must be alice": the hint says what works.
+	want := "peerchat: the listener at " + addr + " is carol, not alice: the peer name in its certificate is carol; " +
+		"contact alice is at " + addr + " (in " + bob.contacts + "), where carol listens now: if alice has moved, change that line; if carol is who you meant to reach, give --peer carol " + addr + " instead of alice"
+	if last := lastLine(stderr); last != want {
+		t.Errorf("the refusal:\n  %s\nwant:\n  %s", last, want)
+	}
 	if f := contactLine(t, bob.file(t), "alice"); f[2] != "-" {
 		t.Errorf("carol's certificate was pinned as alice's: %q", f)
 	}
