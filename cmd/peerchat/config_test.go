@@ -119,7 +119,9 @@ func TestConfigErrorsNameTheKeyAndTheFile(t *testing.T) {
 		}
 		for _, args := range [][]string{{"certs", "check"}, {"dial", "localhost"}, {"contacts", "list"}} {
 			_, stderr, code := runPeerchatEnv(t, env, "", args...)
-			if code == 0 || !strings.HasPrefix(stderr, "peerchat: "+tt.want) || strings.Count(stderr, "\n") != 1 {
+			// A mistake in the file is one in the flags it gives defaults
+			// to: exit 2, as for a --config file that does not exist.
+			if code != exitUsage || !strings.HasPrefix(stderr, "peerchat: "+tt.want) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("config %q, peerchat %s: exit %d, stderr:\n%s\nwant one line starting %q", tt.config, strings.Join(args, " "), code, stderr, tt.want)
 			}
 		}
