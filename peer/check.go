@@ -143,8 +143,8 @@ func (c *checker) run() {
 	}
 	c.r.Leaf = leaf
 	name := "NAME"
-	if leaf != nil {
-		name = certName(leaf)
+	if leaf != nil && peerName(leaf) != "" {
+		name = peerName(leaf)
 	}
 	reissue := fmt.Sprintf("re-issue it with `scripts/gen-certs.sh -f %s`", name)
 
@@ -157,6 +157,10 @@ func (c *checker) run() {
 	}
 	c.checkValidity(leaf, reissue)
 	c.checkUsage(leaf, reissue)
+	if peerName(leaf) == "" {
+		c.add(Fail, nil, "re-issue it with `scripts/gen-certs.sh -f NAME`, which writes NAME there",
+			"%s names no peer: its subject must hold exactly one common name (CN), the peer name, and peers refuse it without", f.Cert)
+	}
 	c.describe(leaf)
 	var crl *RevocationList
 	if f.CRL != "" && ca != nil {
@@ -325,7 +329,7 @@ func (c *checker) describe(leaf *x509.Certificate) {
 	names := CertNames(leaf)
 	if len(names) == 0 {
 		c.add(Warn, nil, "re-issue it with `scripts/gen-certs.sh -f "+certName(leaf)+"`, which adds names",
-			"%s lists no names or addresses (subject alternative names): no dialer can verify it as a listener, and no --peer can name it", c.r.Files.Cert)
+			"%s lists no names or addresses (subject alternative names): a dialer can reach it only with --peer %s or as a contact, not by address alone", c.r.Files.Cert, certName(leaf))
 	} else {
 		c.add(Info, nil, "", "valid for %s", strings.Join(names, ", "))
 	}

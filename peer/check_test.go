@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"net"
 	"os"
 	"path/filepath"
@@ -127,7 +128,9 @@ func TestCheckBundleFindsEveryProblem(t *testing.T) {
 		{"key usage without digitalSignature", alice(peertest.Leaf{KeyUsage: x509.KeyUsageKeyEncipherment}, nil),
 			peer.Fail, "DIR/alice.crt may not make digital signatures (key usage lacks digitalSignature)"},
 		{"no names", alice(peertest.Leaf{DNSNames: []string{}, IPs: []net.IP{}}, nil),
-			peer.Warn, "DIR/alice.crt lists no names or addresses"},
+			peer.Warn, "DIR/alice.crt lists no names or addresses (subject alternative names): a dialer can reach it only with --peer alice or as a contact, not by address alone"},
+		{"no common name", alice(peertest.Leaf{Subject: &pkix.Name{}}, nil),
+			peer.Fail, "DIR/alice.crt names no peer: its subject must hold exactly one common name (CN)"},
 
 		// The revocation list.
 		{"revocation list missing", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {

@@ -15,8 +15,9 @@ type TrustError struct {
 	Reason TrustReason
 	// PeerName and Fingerprint are the other side's verified peer name
 	// and full certificate fingerprint, when the refusal is about a
-	// certificate the other side presented; Want is what was expected
-	// instead (a peer name, or the pinned fingerprints).
+	// certificate the other side presented (PeerName is "" for one that
+	// names no peer); Want is what was expected instead (a peer name, or
+	// the pinned fingerprints).
 	PeerName, Fingerprint string
 	Want                  []string
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"io/fs"
@@ -60,8 +61,8 @@ func Names(dir string) []string {
 // An Identity is a loaded and checked certificate bundle: this peer's
 // certificate and key, and the CA it trusts for the other side.
 type Identity struct {
-	// Name is the name the certificate proves (its common name, or its
-	// first DNS name), the name this peer is shown as on the other side.
+	// Name is the name the certificate proves (its one common name), the
+	// name this peer is shown as on the other side.
 	Name  string
 	Leaf  *x509.Certificate
 	CA    *x509.Certificate
@@ -127,18 +128,34 @@ func parseCertPEM(b []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// certName is the name a certificate proves: its common name, or else its
-// first DNS name, or else its first IP address.
-func certName(c *x509.Certificate) string {
-	switch {
-	case c.Subject.CommonName != "":
-		return c.Subject.CommonName
-	case len(c.DNSNames) > 0:
-		return c.DNSNames[0]
-	case len(c.IPAddresses) > 0:
-		return c.IPAddresses[0].String()
+// peerName is the name a certificate proves, its peer name: the one
+// common name in its subject, as gen-certs writes it. Its DNS names and
+// addresses say where it may listen, not who it is, so they never stand
+// in for a missing common name. A subject with two common names names no
+// one either: Go reads the last, openssl shows both. "" for none.
+func peerName(c *x509.Certificate) string {
+	name, n := "", 0
+	for _, a := range c.Subject.Names {
+		if a.Type.Equal(oidCommonName) {
+			name, _ = a.Value.(string)
+			n++
+		}
 	}
-	return "(unnamed)"
+	if n != 1 {
+		return ""
+	}
+	return name
+}
+
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+// certName is a certificate's peer name, or "(no peer name)" to show for
+// one that has none, which vetPeer and CheckBundle refuse.
+func certName(c *x509.Certificate) string {
+	if name := peerName(c); name != "" {
+		return name
+	}
+	return "(no peer name)"
 }
 
 // CertNames lists every name and address a certificate is valid for, as a

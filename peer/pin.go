@@ -112,6 +112,22 @@ func (c Config) vetPeer(cert *x509.Certificate, hostport string) (reason string,
 	}
 	// The peer name is the certificate's subject name and nothing else:
 	// the host names in its SANs say where it may listen, not who it is.
+	// A certificate without one has nobody to show, pin or resume with.
+	if peerName(cert) == "" {
+		const why = "its subject must hold exactly one common name (CN), the peer name; host names do not count"
+		var want []string
+		if c.Peer != "" {
+			want = []string{c.Peer}
+		}
+		whose := "a client's certificate"
+		if hostport != "" {
+			whose = "the certificate of the listener at " + hostport
+		}
+		te := refuse(ReasonNameMismatch, want, "ask the CA's owner for a certificate made by scripts/gen-certs.sh, which writes the peer name there",
+			"%s names no peer: %s", whose, why)
+		te.PeerName = ""
+		return fmt.Sprintf("%s refuses your certificate: it names no peer (%s); ask the CA's owner for one made by scripts/gen-certs.sh", self, why), te
+	}
 	if c.Peer != "" && name != c.Peer {
 		note := ""
 		if slices.ContainsFunc(CertNames(cert), func(n string) bool { return strings.EqualFold(n, c.Peer) }) {

@@ -267,7 +267,7 @@ func dialAction(c *cli.Context, u *ui) error {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return wordTrustError(c, cfg, networkOrTrust(withCRLHint(err)))
+		return to.explain(c, wordTrustError(c, cfg, networkOrTrust(withCRLHint(err))))
 	}
 	if err := rememberPeer(c, u, s); err != nil {
 		s.Close()

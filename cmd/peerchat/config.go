@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -200,10 +201,10 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("config file %s: %s", e.path, e.msg)
 }
 
-// checkConfig decodes the file strictly: TOML syntax, then the type of
-// each known key's value (the decoder's own type errors name the key but
-// not in words a user reads easily), then unknown keys (the keys left
-// undecoded), then durations.
+// checkConfig decodes the file strictly: TOML syntax, then unknown keys
+// (exactly, case included), then the type of each known key's value (the
+// decoder's own type errors name the key but not in words a user reads
+// easily), then durations.
 func checkConfig(path string, b []byte) error {
 	var raw map[string]any
 	if _, err := toml.Decode(string(b), &raw); err != nil {
@@ -212,6 +213,15 @@ func checkConfig(path string, b []byte) error {
 			return &configError{path, fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}
 		}
 		return &configError{path, err.Error()}
+	}
+	keys, durations := configKeys()
+	// The decoder matches a struct field in any case, so "Peer" would
+	// decode into configFile, and altsrc, which looks for "peer" only,
+	// would then ignore it: the keys are compared here exactly.
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
+		if !slices.Contains(keys, key) {
+			return &configError{path, fmt.Sprintf("unknown key %q; the keys are the long flag names, without tables: %s", key, strings.Join(keys, ", "))}
+		}
 	}
 	t := reflect.TypeFor[configFile]()
 	for i := range t.NumField() {
@@ -229,10 +239,6 @@ func checkConfig(path string, b []byte) error {
 	md, err := toml.Decode(string(b), &cf)
 	if err != nil {
 		return &configError{path, err.Error()}
-	}
-	keys, durations := configKeys()
-	if und := md.Undecoded(); len(und) > 0 {
-		return &configError{path, fmt.Sprintf("unknown key %q; the keys are the long flag names, without tables: %s", und[0].String(), strings.Join(keys, ", "))}
 	}
 	v := reflect.ValueOf(cf)
 	for i := range v.NumField() {

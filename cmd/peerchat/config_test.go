@@ -100,6 +100,11 @@ func TestConfigErrorsNameTheKeyAndTheFile(t *testing.T) {
 	tests := []struct{ config, want string }{
 		{`adr = ":7443"`, `config file ` + file + `: unknown key "adr"; the keys are the long flag names`},
 		{"[listen]\naddr = \":7443\"", `config file ` + file + `: unknown key "listen`},
+		// The TOML decoder matches struct fields in any case, and altsrc
+		// then looks for "peer" only: Peer would be silently ignored,
+		// and a listener meant to accept only alice would accept anyone.
+		{`Peer = "alice"`, `config file ` + file + `: unknown key "Peer"; the keys are the long flag names`},
+		{"name = \"bob\"\nCerts-Dir = \"/x\"", `config file ` + file + `: unknown key "Certs-Dir"`},
 		{`history-lines = "five"`, `config file ` + file + `: key "history-lines" must be a whole number, not the string "five"`},
 		{`accept-files = "yes"`, `config file ` + file + `: key "accept-files" must be true or false, not the string "yes"`},
 		{`name = 7`, `config file ` + file + `: key "name" must be a string (in quotes), not the number 7`},
@@ -114,7 +119,9 @@ func TestConfigErrorsNameTheKeyAndTheFile(t *testing.T) {
 		}
 		for _, args := range [][]string{{"certs", "check"}, {"dial", "localhost"}, {"contacts", "list"}} {
 			_, stderr, code := runPeerchatEnv(t, env, "", args...)
-			if code == 0 || !strings.HasPrefix(stderr, "peerchat: "+tt.want) || strings.Count(stderr, "\n") != 1 {
+			// A mistake in the file is one in the flags it gives defaults
+			// to: exit 2, as for a --config file that does not exist.
+			if code != exitUsage || !strings.HasPrefix(stderr, "peerchat: "+tt.want) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("config %q, peerchat %s: exit %d, stderr:\n%s\nwant one line starting %q", tt.config, strings.Join(args, " "), code, stderr, tt.want)
 			}
 		}

@@ -111,9 +111,11 @@ func (e *contactsFileError) Error() string {
 
 func parseContacts(path string, b []byte) ([]contact, error) {
 	var list []contact
+	const maxLine = 1 << 20
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
+	sc.Buffer(nil, maxLine)
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -147,6 +149,9 @@ func parseContacts(path string, b []byte) ([]contact, error) {
 			}
 		}
 		list = append(list, ct)
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return nil, &contactsFileError{Path: path, Line: n, Msg: fmt.Sprintf("longer than %d bytes", maxLine)}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("contacts file %s: %w", path, err)

@@ -43,11 +43,12 @@ func TestContactsFileErrorsNameTheLine(t *testing.T) {
 		{"alice 192.0.2.7 nothex", "not hexadecimal"},
 		{"alice 192.0.2.7 - yesterday", `last connected "yesterday" is not an RFC 3339 time`},
 		{"bob 192.0.2.8", "bob is listed twice"},
+		{"alice 192.0.2.7 " + strings.Repeat("A", 1<<20), "longer than"},
 	} {
 		file := "# header\n\nbob 192.0.2.9 - -\n" + tt.line + "\n"
 		_, err := parseContacts("/x/contacts", []byte(file))
 		if err == nil || !strings.Contains(err.Error(), "contacts file /x/contacts, line 4: ") || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("line %q: %v; want line 4 and %q", tt.line, err, tt.want)
+			t.Errorf("line %.60q: %.300v; want line 4 and %q", tt.line, err, tt.want)
 		}
 	}
 }

@@ -191,6 +191,13 @@ func TestContactNameMustBeThePeerName(t *testing.T) {
 	if strings.Contains(l.out(), "secret") {
 		t.Errorf("carol received the message meant for alice")
 	}
+	// The usual hint, "pass --peer carol", would only meet "alice is a
+	// contact, so the peer must be alice": the hint says what works.
+	want := "peerchat: the listener at " + addr + " is carol, not alice: the peer name in its certificate is carol; " +
+		"contact alice is at " + addr + " (in " + bob.contacts + "), where carol listens now: if alice has moved, change that line; if carol is who you meant to reach, give --peer carol " + addr + " instead of alice"
+	if last := lastLine(stderr); last != want {
+		t.Errorf("the refusal:\n  %s\nwant:\n  %s", last, want)
+	}
 	if f := contactLine(t, bob.file(t), "alice"); f[2] != "-" {
 		t.Errorf("carol's certificate was pinned as alice's: %q", f)
 	}
@@ -387,5 +394,65 @@ func TestSendToAContact(t *testing.T) {
 	}
 	if f := contactLine(t, bob.file(t), "alice"); f[2] != aliceFP {
 		t.Errorf("alice's line after send: %q", f)
+	}
+}
+
+// TestContactTrustOnFirstUseRace: two of bob's peerchats reach two
+// certificates named alice at once (her real one, through the contact,
+// and another, by address), while contact alice is not pinned yet.
+// Whichever pins first wins: the other is refused, exit 3, and delivers
+// nothing; the file pins the winner's fingerprint and nobody else's.
+func TestContactTrustOnFirstUseRace(t *testing.T) {
+	pki := peertest.NewPKI(t)
+	pki.Issue(t, peertest.Leaf{Name: "alice"})
+	pki.Issue(t, peertest.Leaf{Name: "bob"})
+	realFP := peer.Fingerprint(peertest.Cert(t, filepath.Join(pki.Dir, "alice.crt")))
+	otherDir, otherFP := reissue(t, pki, "alice")
+	alice, other, bob := newUser(t), newUser(t), newUser(t)
+	l1, addr1 := alice.listen(t, "--certs-dir", pki.Dir, "--name", "alice")
+	l2, addr2 := other.listen(t, "--certs-dir", otherDir, "--name", "alice")
+	bob.must(t, "contacts", "add", "alice", addr1)
+
+	type result struct {
+		code   int
+		stderr string
+	}
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i, args := range [][]string{
+		{"dial", "--certs-dir", pki.Dir, "--name", "bob", "alice"},
+		{"dial", "--certs-dir", pki.Dir, "--name", "bob", "--peer", "alice", addr2},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, stderr, code := bob.run(t, fmt.Sprintf("message %d\n", i), args...)
+			results[i] = result{code, stderr}
+		}()
+	}
+	wg.Wait()
+	pin := contactLine(t, bob.file(t), "alice")[2]
+	var winner int
+	switch {
+	case results[0].code == 0 && results[1].code == exitTrust && pin == realFP:
+		winner = 0
+	case results[1].code == 0 && results[0].code == exitTrust && pin == otherFP:
+		winner = 1
+	default:
+		t.Fatalf("exits %d and %d, pin %s (alice's %s, the other %s); want one 0 with its pin, the other %d\n%s\n%s",
+			results[0].code, results[1].code, pin, realFP, otherFP, exitTrust, results[0].stderr, results[1].stderr)
+	}
+	if n := strings.Count(results[0].stderr+results[1].stderr, "pinned its certificate"); n != 1 {
+		t.Errorf("%d pinning notices, want 1:\n%s\n%s", n, results[0].stderr, results[1].stderr)
+	}
+	loser := 1 - winner
+	for _, w := range []string{realFP, otherFP, "peerchat contacts pin alice "} {
+		if !strings.Contains(results[loser].stderr, w) {
+			t.Errorf("the refused dial does not say %q:\n%s", w, results[loser].stderr)
+		}
+	}
+	[]*proc{l1, l2}[winner].waitOut(fmt.Sprintf(`bob: message %d$`, winner))
+	if out := []*proc{l1, l2}[loser].out(); strings.Contains(out, "message") {
+		t.Errorf("the refused dial delivered:\n%s", out)
 	}
 }

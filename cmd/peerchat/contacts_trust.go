@@ -77,6 +77,26 @@ func (t target) apply(c *cli.Context, cfg *peer.Config) error {
 	return nil
 }
 
+// explain words a refusal of the listener's peer name when dialing a
+// contact: peer's usual hint, "pass --peer NAME", would only meet apply's
+// "NAME is a contact, so the peer must be NAME".
+func (t target) explain(c *cli.Context, err error) error {
+	var te *peer.TrustError
+	ct := t.contact
+	if ct == nil || !errors.As(err, &te) || te.Reason != peer.ReasonNameMismatch || te.PeerName == "" || te.PeerName == ct.Name {
+		return err
+	}
+	path, perr := contactsPath(c)
+	if perr != nil {
+		return err
+	}
+	name := sanitize(te.PeerName)
+	fixed := *te
+	fixed.Hint = fmt.Sprintf("contact %s is at %s (in %s), where %s listens now: if %s has moved, change that line; if %s is who you meant to reach, give --peer %s %s instead of %s",
+		ct.Name, ct.Addr, path, name, ct.Name, name, name, ct.Addr, ct.Name)
+	return &fixed
+}
+
 // pinCommand is the command that pins name to fp, with --contacts when
 // the file is not the default one.
 func pinCommand(c *cli.Context, name, fp string) string {

@@ -13,7 +13,7 @@ import (
 const (
 	exitOK          = 0
 	exitFailure     = 1 // anything not covered below
-	exitUsage       = 2 // bad flags or arguments
+	exitUsage       = 2 // bad flags, arguments or configuration file
 	exitTrust       = 3 // a certificate or identity was refused, here or by the peer
 	exitNetwork     = 4 // could not connect, connection lost, peer broke the protocol
 	exitUndelivered = 5 // the chat ended with messages the peer never acknowledged
@@ -49,12 +49,13 @@ func networkOrTrust(err error) error {
 
 func exitCode(err error) int {
 	var ue *usageError
+	var ce *configError
 	var te *peer.TrustError
 	var ne *networkError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &ce):
 		return exitUsage
 	case errors.As(err, &te):
 		return exitTrust

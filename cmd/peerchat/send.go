@@ -72,7 +72,7 @@ func sendAction(c *cli.Context, u *ui) error {
 		if c.Context.Err() != nil {
 			return nil
 		}
-		return wordTrustError(c, cfg, networkOrTrust(err))
+		return to.explain(c, wordTrustError(c, cfg, networkOrTrust(err)))
 	}
 	defer s.Close()
 	if err := rememberPeer(c, u, s); err != nil {

@@ -98,6 +98,10 @@ type Leaf struct {
 	ExtUsage   []x509.ExtKeyUsage // replace serverAuth+clientAuth when set
 	KeyUsage   x509.KeyUsage      // replaces digitalSignature when set
 	Key        crypto.Signer      // the leaf's key; a fresh P-256 key when nil
+
+	// Subject, when set, replaces the whole subject, Name and CommonName
+	// included: an empty one, or one with two common names.
+	Subject *pkix.Name
 }
 
 // Issue writes Dir/NAME.crt and Dir/NAME.key for leaf and returns the
@@ -126,9 +130,13 @@ func (p *PKI) Issue(t testing.TB, leaf Leaf) peer.Files {
 	if key == nil {
 		key = newKey(t)
 	}
+	subject := pkix.Name{CommonName: cmp.Or(leaf.CommonName, leaf.Name)}
+	if leaf.Subject != nil {
+		subject = *leaf.Subject
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: cmp.Or(leaf.CommonName, leaf.Name)},
+		Subject:               subject,
 		DNSNames:              leaf.DNSNames,
 		IPAddresses:           leaf.IPs,
 		NotBefore:             leaf.NotBefore,
