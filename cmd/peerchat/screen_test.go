@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -444,7 +445,7 @@ func TestScreenWrapSpoofIsIndented(t *testing.T) {
 			}
 		}
 		indent := strings.Repeat(" ", hangingIndent(cols, len("07:08:09 alice: ")))
-		if !slicesContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, indent+"14:03:07 bob: yes") }) {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, indent+"14:03:07 bob: yes") }) {
 			t.Errorf("%d columns: the spoof is not under the text, indented %d:\n%s", cols, len(indent), strings.Join(lines, "\n"))
 		}
 	}

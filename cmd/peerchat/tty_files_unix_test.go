@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,7 +111,7 @@ func TestTTYAcceptsAnOfferedFile(t *testing.T) {
 	most := 0
 	alice.waitScreen("the final line, and the draft intact below it", func(v *vt) bool {
 		most = max(most, countStatusRows(v))
-		return slicesContainsFunc(v.lines(), regexp.MustCompile(`^`+clock+` -- received report\.pdf from bob: 8\.0 MiB in \S+( at \S+ \S+/s)?, verified, saved as `+regexp.QuoteMeta(filepath.Join(down, "report.pdf"))+`$`).MatchString) &&
+		return slices.ContainsFunc(v.lines(), regexp.MustCompile(`^`+clock+` -- received report\.pdf from bob: 8\.0 MiB in \S+( at \S+ \S+/s)?, verified, saved as `+regexp.QuoteMeta(filepath.Join(down, "report.pdf"))+`$`).MatchString) &&
 			v.cursorRow() == "> half a dra" && v.cursorCol() == 12
 	})
 	bob.waitRow(`^` + clock + ` -- sent report\.pdf to alice: 8\.0 MiB in .*, verified$`)

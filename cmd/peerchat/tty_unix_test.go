@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -197,7 +198,7 @@ func (p *ttyProc) waitRow(re string) {
 	p.t.Helper()
 	rx := regexp.MustCompile(re)
 	p.waitScreen(fmt.Sprintf("a row matching %q", re), func(v *vt) bool {
-		return slicesContainsFunc(v.lines(), rx.MatchString)
+		return slices.ContainsFunc(v.lines(), rx.MatchString)
 	})
 }
 
@@ -205,15 +206,6 @@ func (p *ttyProc) waitRow(re string) {
 // followed by a hanging indent.
 func unwrap(raw []byte) []byte {
 	return regexp.MustCompile(`\r\n +`).ReplaceAll(raw, nil)
-}
-
-func slicesContainsFunc(lines []string, f func(string) bool) bool {
-	for _, l := range lines {
-		if f(l) {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *ttyProc) wait() int {
@@ -363,7 +355,7 @@ func TestTTYWrapSpoofIsIndented(t *testing.T) {
 			t.Errorf("row %q shows a line bob never sent", l)
 		}
 	}
-	if !slicesContainsFunc(lines, regexp.MustCompile(`^ {16}14:03:07 bob: yes, wire it ✓$`).MatchString) {
+	if !slices.ContainsFunc(lines, regexp.MustCompile(`^ {16}14:03:07 bob: yes, wire it ✓$`).MatchString) {
 		t.Errorf("the rest of alice's message is not indented under her text")
 	}
 }
