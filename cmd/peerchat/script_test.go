@@ -29,29 +29,27 @@ func TestScript(t *testing.T) {
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
 			env.Setenv("XDG_DATA_HOME", filepath.Join(env.WorkDir, ".local", "share"))
 			env.Setenv("NO_COLOR", "1")
-			env.Values[scriptT{}] = env.T()
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"pki":    scriptPKI,
+			"pki": func(ts *testscript.TestScript, neg bool, args []string) {
+				scriptPKI(scriptTB{t, ts}, neg, args)
+			},
 			"status": scriptStatus,
 		},
 	})
 }
 
-// scriptT is the key under which Setup keeps the script's *testing.T.
-type scriptT struct{}
-
 // scriptPKI is the script command `pki DIR NAME...`: a CA in DIR and a
 // certificate and key for each NAME, laid out as `make certs` lays out
 // certs/ (peertest.PKI).
-func scriptPKI(ts *testscript.TestScript, neg bool, args []string) {
+func scriptPKI(t scriptTB, neg bool, args []string) {
+	ts := t.ts
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: pki DIR NAME...")
 	}
 	dir := ts.MkAbs(args[0])
 	ts.Check(os.MkdirAll(dir, 0o700))
-	t := scriptTB{ts.Value(scriptT{}).(testing.TB), ts}
 	pki := peertest.NewPKIIn(t, dir, "script CA")
 	for _, name := range args[1:] {
 		pki.Issue(t, peertest.Leaf{Name: name})
@@ -82,8 +80,10 @@ func scriptStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// scriptTB is the script's testing.TB for peertest, whose failures must
-// end the script through testscript, not from under it.
+// scriptTB is a testing.TB for peertest inside a script: its failures
+// end the script through testscript rather than from under it. TB is
+// TestScript's own t, there only for the methods peertest's PKI does not
+// call (it calls Helper, Fatal and Fatalf).
 type scriptTB struct {
 	testing.TB
 	ts *testscript.TestScript
