@@ -45,45 +45,14 @@ func startListenerWithRoom(t *testing.T, cfg peer.Config, room int) (*peer.Liste
 		default:
 		}
 	}
-	l, err := peer.Listen("127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, rejected
+	return peertest.Listen(t, cfg), rejected
 }
 
 // connect starts a listener with lcfg, dials it with dcfg and returns both
 // sessions.
 func connect(t *testing.T, lcfg, dcfg peer.Config) (listener, dialer *peer.Session) {
 	t.Helper()
-	l, rejected := startListener(t, lcfg)
-	ctx := testContext(t)
-	type result struct {
-		s   *peer.Session
-		err error
-	}
-	accepted := make(chan result, 1)
-	go func() {
-		s, err := l.Accept(ctx)
-		accepted <- result{s, err}
-	}()
-	d, err := peer.Dial(ctx, l.Addr().String(), dcfg)
-	if err != nil {
-		select {
-		case r := <-rejected:
-			t.Fatalf("dial: %v (listener: %v)", err, r.err)
-		default:
-			t.Fatalf("dial: %v", err)
-		}
-	}
-	t.Cleanup(func() { d.Close() })
-	r := <-accepted
-	if r.err != nil {
-		t.Fatalf("accept: %v", r.err)
-	}
-	t.Cleanup(func() { r.s.Close() })
-	return r.s, d
+	return peertest.Connect(t, lcfg, dcfg)
 }
 
 // alicePKI makes a PKI with alice and bob.
@@ -96,15 +65,7 @@ func alicePKI(t testing.TB) (pki *peertest.PKI, alice, bob *peer.Identity) {
 // nextMessage returns the next message from s, skipping other events.
 func nextMessage(t *testing.T, s *peer.Session) *peer.Message {
 	t.Helper()
-	for {
-		ev, err := s.Next()
-		if err != nil {
-			t.Fatalf("%s: waiting for a message: %v", s.Name(), err)
-		}
-		if m, ok := ev.(*peer.Message); ok {
-			return m
-		}
-	}
+	return peertest.NextMessage(t, s)
 }
 
 // endOf reads s until it ends and returns why.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // The CLI tests run the real binary, built once by TestMain, as two
@@ -20,18 +22,29 @@ import (
 
 var peerchatBin string
 
+// TestMain is also peerchat itself: the scripts in testdata/script
+// (script_test.go) run this test binary under the name peerchat, and
+// testscript.Main then calls main instead of the tests.
 func TestMain(m *testing.M) {
+	testscript.Main(buildFirst{m}, map[string]func(){"peerchat": main})
+}
+
+// buildFirst runs the tests after building the binary they run.
+type buildFirst struct{ m *testing.M }
+
+func (b buildFirst) Run() int {
 	dir, err := os.MkdirTemp("", "peerchat-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	defer os.RemoveAll(dir)
 	peerchatBin = filepath.Join(dir, "peerchat")
 	build := exec.Command("go", "build", "-race", "-o", peerchatBin, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building peerchat:", err)
-		os.Exit(1)
+		return 1
 	}
 	// The race detector makes a process that exits 0 sleep a second first,
 	// for late reports; races are reported without it.
@@ -43,9 +56,7 @@ func TestMain(m *testing.M) {
 	// remembered CRL numbers there.
 	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	os.Setenv("PEERCHAT_NO_HISTORY", "1")
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return b.m.Run()
 }
 
 const procTimeout = 20 * time.Second

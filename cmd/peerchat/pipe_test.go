@@ -110,6 +110,9 @@ func TestLongLinesAreSplitNotLost(t *testing.T) {
 	}
 }
 
+// TestErrorsAreOneActionableLineWithDistinctExitCodes: the failures that
+// take a peer. Those found before any connection (flags, arguments, which
+// identity) are in testdata/script/usage.txtar and identity.txtar.
 func TestErrorsAreOneActionableLineWithDistinctExitCodes(t *testing.T) {
 	dir := certsDir(t)
 	other := peertest.NewPKI(t)
@@ -128,28 +131,14 @@ func TestErrorsAreOneActionableLineWithDistinctExitCodes(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no certificates", []string{"dial", "--certs-dir", t.TempDir(), "localhost"}, exitTrust,
-			"no certificates in .*/; run `gen-certs.sh -d .* YOURNAME`"},
-		{"unknown name", []string{"dial", "--certs-dir", dir, "--name", "carol", addr}, exitTrust,
-			`no identity "carol" in .* \(it holds alice, bob\); pass --name alice, or make one with ` + "`gen-certs.sh -d .* carol`"},
-		{"several identities, none chosen", []string{"dial", "--certs-dir", dir, addr}, exitUsage,
-			"which identity\\? .* holds alice, bob; pass --name alice"},
 		{"certificate from another CA", []string{"dial", "--certs-dir", other.Dir, "--name", "mallory", addr}, exitTrust,
 			`the listener at 127.0.0.1:\d+ \(alice\) has a certificate not signed by our CA`},
 		{"wrong --peer", []string{"dial", "--certs-dir", dir, "--name", "bob", "--peer", "carol", addr}, exitTrust,
 			`the listener at 127.0.0.1:\d+ is alice, not carol: the peer name in its certificate is alice; if alice is who you meant to reach, pass --peer alice$`},
 		{"nobody listening", []string{"dial", "--certs-dir", dir, "--name", "bob", closedAddr}, exitNetwork,
 			"cannot reach .*: connection refused; is `peerchat listen` running there"},
-		{"flag after the address", []string{"dial", "--certs-dir", dir, "localhost", "--name", "bob"}, exitUsage,
-			"flags go before the address: put --name bob before localhost"},
-		{"no address", []string{"dial", "--certs-dir", dir, "--name", "bob"}, exitUsage,
-			"dial needs the listener's address"},
-		{"unknown flag", []string{"listen", "--port", "1"}, exitUsage,
-			"flag provided but not defined: -port; see `peerchat listen --help`"},
 		{"address in use", []string{"listen", "--certs-dir", dir, "--name", "alice", "--addr", addr}, exitNetwork,
 			"cannot listen on .*: the address is in use"},
-		{"half a bundle", []string{"dial", "--cert", dir + "/bob.crt", addr}, exitUsage,
-			"--cert and --key go together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,21 +60,6 @@ func TestSendToRefusingListener(t *testing.T) {
 	}
 }
 
-func TestSendUsage(t *testing.T) {
-	dir := certsDir(t)
-	for _, args := range [][]string{
-		{"send", "--certs-dir", dir, "--name", "bob", "localhost"},
-		{"send", "--certs-dir", dir, "--name", "bob", "localhost", "/nonexistent/file"},
-		{"listen", "--certs-dir", dir, "--name", "alice", "--download-dir", t.TempDir()},
-		{"listen", "--certs-dir", dir, "--name", "alice", "--accept-files", "--max-file-size", "lots"},
-	} {
-		_, stderr, code := runPeerchat(t, "", args...)
-		if code == 0 {
-			t.Errorf("%v exited 0:\n%s", args, stderr)
-		}
-	}
-}
-
 // TestAcceptFilesWithoutInput: a receiver started from a script with no
 // input (stdin at its end) stays until the sender leaves, then exits 0.
 func TestAcceptFilesWithoutInput(t *testing.T) {

@@ -1,4 +1,4 @@
-package peer_test
+package scripts_test
 
 // These tests run scripts/gen-certs.sh, the tool behind `make certs`, and
 // check that its files are what the peer package expects to load: a P-256
@@ -34,9 +34,10 @@ import (
 	"time"
 
 	"peerchat/peer"
+	"peerchat/peer/peertest"
 )
 
-const genCertsScript = "../scripts/gen-certs.sh"
+const genCertsScript = "gen-certs.sh"
 
 // genCertsHosts is what the tests pass with -H: one IP and one DNS name.
 const genCertsHosts = "192.0.2.7 chat.example"
@@ -685,11 +686,11 @@ func TestGenCertsWorkInARealHandshake(t *testing.T) {
 		}
 		return id
 	}
-	ls, ds := connect(t, peer.Config{Identity: load("alice")}, peer.Config{Identity: load("bob"), Peer: "alice"})
+	ls, ds := peertest.Connect(t, peer.Config{Identity: load("alice")}, peer.Config{Identity: load("bob"), Peer: "alice"})
 	if _, err := ds.Send("made by make certs"); err != nil {
 		t.Fatal(err)
 	}
-	if m := nextMessage(t, ls); m.Text != "made by make certs" || m.From != "bob" {
+	if m := peertest.NextMessage(t, ls); m.Text != "made by make certs" || m.From != "bob" {
 		t.Fatalf("alice got %+v", m)
 	}
 	if ls.Peer().Fingerprint != peer.Fingerprint(readCert(t, dir+"/bob.crt")) {
@@ -901,11 +902,11 @@ func TestGenCertsRequestSign(t *testing.T) {
 		}
 		return id
 	}
-	ls, ds := connect(t, peer.Config{Identity: load(bobDir, "bob")}, peer.Config{Identity: load(caDir, "alice"), Peer: "bob"})
+	ls, ds := peertest.Connect(t, peer.Config{Identity: load(bobDir, "bob")}, peer.Config{Identity: load(caDir, "alice"), Peer: "bob"})
 	if _, err := ds.Send("signed, not issued"); err != nil {
 		t.Fatal(err)
 	}
-	if m := nextMessage(t, ls); m.Text != "signed, not issued" || m.From != "alice" {
+	if m := peertest.NextMessage(t, ls); m.Text != "signed, not issued" || m.From != "alice" {
 		t.Fatalf("bob got %+v", m)
 	}
 }

@@ -1,11 +1,13 @@
-package peer_test
+package scripts_test
 
 import (
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"peerchat/peer"
+	"peerchat/peer/peertest"
 )
 
 // TestGenCertsRevocationIsHonoured revokes carol with the script behind
@@ -37,24 +39,26 @@ func TestGenCertsRevocationIsHonoured(t *testing.T) {
 	if _, err := load("carol"); err == nil || !strings.Contains(err.Error(), "carol.crt (serial ") || !strings.Contains(err.Error(), "is revoked by "+crl) {
 		t.Errorf("carol's own bundle: %v", err)
 	}
-	carol, err := peer.LoadIdentityUnchecked(peer.FilesFor(dir, "carol"))
+	// carol, who does not load the list, still presents her certificate.
+	carol, err := peer.LoadIdentity(peer.FilesFor(dir, "carol"))
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// alice listens and refuses carol.
-	l, rejected := startListener(t, peer.Config{Identity: alice})
-	_, err = peer.Dial(testContext(t), l.Addr().String(), peer.Config{Identity: carol})
+	refused := make(chan error, 1)
+	l := peertest.Listen(t, peer.Config{Identity: alice, OnReject: func(_ net.Addr, err error) { refused <- err }})
+	_, err = peer.Dial(peertest.Context(t), l.Addr().String(), peer.Config{Identity: carol})
 	if err == nil || !strings.Contains(err.Error(), "refused us: your certificate (carol, serial ") {
 		t.Errorf("carol dialing alice: %v", err)
 	}
-	if r := <-rejected; !strings.Contains(r.err.Error(), "carol's certificate (serial ") {
-		t.Errorf("alice reported: %v", r.err)
+	if err := <-refused; !strings.Contains(err.Error(), "carol's certificate (serial ") {
+		t.Errorf("alice reported: %v", err)
 	}
 
 	// carol listens; bob refuses her.
-	l2, _ := startListener(t, peer.Config{Identity: carol})
-	_, err = peer.Dial(testContext(t), l2.Addr().String(), peer.Config{Identity: bob, Peer: "carol"})
+	l2 := peertest.Listen(t, peer.Config{Identity: carol})
+	_, err = peer.Dial(peertest.Context(t), l2.Addr().String(), peer.Config{Identity: bob, Peer: "carol"})
 	if err == nil || !strings.Contains(err.Error(), "is carol, whose certificate (serial ") {
 		t.Errorf("bob dialing carol: %v", err)
 	}

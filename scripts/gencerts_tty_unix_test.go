@@ -1,6 +1,6 @@
 //go:build unix
 
-package peer_test
+package scripts_test
 
 import (
 	"errors"
