@@ -1,5 +1,9 @@
 package peer
 
+// This file holds the Session, one conversation: sending messages and
+// writing frames, Next and the handling of what arrives, acknowledgements,
+// Flush and Close, and how the conversation ends.
+
 import (
 	"context"
 	"errors"
@@ -52,7 +56,7 @@ type Session struct {
 	ctlExtra []byte // file control frames (transfer.go)
 	// ctlFrames counts the frames in ctlExtra; ctlDrained is poked when
 	// a write takes them, for a reader waiting below maxCtlOwed
-	// (transfer.go).
+	// (control.go).
 	ctlFrames  int
 	ctlDrained chan struct{}
 	// cancelsOwed are the cancels of files given up on while no
@@ -245,90 +249,6 @@ func (s *Session) writeFrom(l *link, b []byte) error {
 		return s.linkFailed(l, s.lost(err))
 	}
 	return nil
-}
-
-// takeControl appends the acknowledgement and pongs owed to the peer.
-func (s *Session) takeControl(b []byte) []byte {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if s.ackOwed {
-		b = appendU64Frame(b, frameAck, s.ackUpTo)
-		s.ackOwed = false
-	}
-	for _, n := range s.pongOwed {
-		b = appendU64Frame(b, framePong, n)
-	}
-	s.pongOwed = s.pongOwed[:0]
-	b = append(b, s.ctlExtra...)
-	s.ctlExtra = s.ctlExtra[:0]
-	if cap(s.ctlExtra) > 4<<10 {
-		s.ctlExtra = nil // a burst of replies is not kept for good
-	}
-	if s.ctlFrames > 0 {
-		s.ctlFrames = 0
-		select {
-		case s.ctlDrained <- struct{}{}:
-		default:
-		}
-	}
-	return b
-}
-
-// flushControl sends owed control frames on their own, when no message
-// went out to carry them. It runs on the timer's goroutine, never on the
-// reader's, and never waits for a write under way: it tries again shortly
-// instead, so a stalled peer neither stops our reads nor piles up waiting
-// goroutines.
-func (s *Session) flushControl() {
-	if !s.wmu.TryLock() {
-		s.ctlTimer.Reset(ackDelay) // ctlArmed stays set
-		return
-	}
-	defer s.wmu.Unlock()
-	s.ctlMu.Lock()
-	s.ctlArmed = false
-	s.ctlMu.Unlock()
-	if s.ended() != nil || s.link == nil {
-		return
-	}
-	if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
-		s.write(s.link, b)
-	}
-}
-
-// maxPongsOwed bounds the pongs remembered while no write can go out: a
-// peer flooding pings at a stalled connection gets the latest answered.
-const maxPongsOwed = 16
-
-// owe records a control frame owed to the peer. Next has it sent before
-// it next blocks on a read, unless a message leaves first and carries it.
-func (s *Session) owe(ack uint64, pong uint64) {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if ack != 0 {
-		s.ackUpTo, s.ackOwed = ack, true
-	}
-	if pong != 0 {
-		if len(s.pongOwed) == maxPongsOwed {
-			s.pongOwed = append(s.pongOwed[:0], s.pongOwed[1:]...)
-		}
-		s.pongOwed = append(s.pongOwed, pong)
-	}
-}
-
-// sendOwed has owed control frames sent when Next is about to block: an
-// acknowledgement thus leaves once the application has taken the message
-// and come back for more, that is after the message was shown. In a
-// conversation it usually rides with the answer instead, and nothing is
-// owed by then, so the timer (and the thread wake-ups it costs) is used
-// only when Next would otherwise sit on an unsent acknowledgement.
-func (s *Session) sendOwed() {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if (s.ackOwed || len(s.pongOwed) > 0 || len(s.ctlExtra) > 0) && !s.ctlArmed {
-		s.ctlArmed = true
-		s.ctlTimer.Reset(0)
-	}
 }
 
 // Next returns the next event: a *Message, a Delivered or a Pong, and the

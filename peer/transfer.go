@@ -201,32 +201,6 @@ func reasonBytes(s string) []byte {
 	return []byte(s)
 }
 
-// maxCtlOwed bounds the file replies owed to the peer (accepts, refusals,
-// verdicts), in bytes and in frames: once they reach it, the reader reads
-// nothing more until a write has taken them (awaitOwed). They pile up
-// only while the peer sends requests faster than it reads the answers; a
-// peer that goes on not reading for maxOwedWait has the conversation
-// ended with a protocol error, rather than this side's memory grow.
-const (
-	maxCtlOwed       = 64 << 10
-	maxCtlFramesOwed = 256
-	maxOwedWait      = 5 * time.Second
-)
-
-// oweFrame queues a control frame for the peer and has it sent soon, by
-// the timer's goroutine or with the next write: the reader never writes.
-func (s *Session) oweFrame(b []byte) {
-	s.ctlMu.Lock()
-	s.ctlFrames++
-	s.ctlExtra = append(s.ctlExtra, b...)
-	arm := !s.ctlArmed
-	s.ctlArmed = true
-	s.ctlMu.Unlock()
-	if arm {
-		s.ctlTimer.Reset(0)
-	}
-}
-
 // handleFile handles the file frames; it runs on the reader's goroutine.
 func (s *Session) handleFile(t frameType, p []byte) (Event, error) {
 	if len(p) < 8 {
@@ -1061,46 +1035,6 @@ func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
 			if cur != l || l.broken() {
 				return fileReply{}, errRelinked
 			}
-		}
-	}
-}
-
-// awaitOwed holds the reader of l while the file replies owed are at
-// maxCtlOwed, until a write takes them, and ends the conversation if none
-// can for maxOwedWait: the peer makes this side owe answers and does not
-// read them.
-func (s *Session) awaitOwed(l *link) error {
-	var timeout <-chan time.Time
-	for {
-		s.ctlMu.Lock()
-		n, frames := len(s.ctlExtra), s.ctlFrames
-		if n < maxCtlOwed && frames < maxCtlFramesOwed {
-			s.ctlMu.Unlock()
-			return nil
-		}
-		if !s.ctlArmed {
-			s.ctlArmed = true
-			s.ctlTimer.Reset(0)
-		}
-		s.ctlMu.Unlock()
-		if timeout == nil {
-			t := time.NewTimer(maxOwedWait)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-s.ctlDrained:
-		case <-l.done:
-			return nil // the connection broke: Next's read says why
-		case <-s.done:
-			return s.endErr
-		case <-timeout:
-			// Ended here, before Next's abort: the write stuck on the
-			// peer fails as abort cuts it short, and would otherwise
-			// end the conversation as a mere lost connection. The peer,
-			// which reads nothing, is not told.
-			pe := protocolErrorf("too many replies owed: %s sent %d file frames that need an answer (%d bytes of answers) and read none of them for %s", s.Peer().Name, frames, n, maxOwedWait)
-			return s.end(pe)
 		}
 	}
 }
