@@ -30,57 +30,7 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-const (
-	frameFileOffer    frameType = 8  // id u64, size u64, name (rest of payload, UTF-8)
-	frameFileAccept   frameType = 9  // id u64, offset u64: the receiver holds bytes [0, offset)
-	frameFileReject   frameType = 10 // id u64, reason text; the receiver refuses or ends the transfer
-	frameFileChunk    frameType = 11 // id u64, data (at most ChunkSize bytes)
-	frameFileDone     frameType = 12 // id u64, BLAKE3-256 digest of the whole file (32 bytes)
-	frameFileVerified frameType = 13 // id u64, ok u8 (1 intact, 0 digest mismatch), reason text
-	frameFileCancel   frameType = 14 // id u64, reason text; the sender ends the transfer
-)
-
-// Each side numbers the files it sends from 1, so an id names a transfer
-// only together with its direction. The frame type gives it: offer, chunk,
-// done and cancel travel from the sender, accept, reject and verified from
-// the receiver. That is why the receiver ends a transfer under way with a
-// reject rather than a cancel: a cancel from the peer ends the file it
-// sends, never the one this side sends under the same id.
-
-// ChunkSize is the most file data in one chunk frame: a message never
-// waits behind more than this.
-const ChunkSize = 32 << 10
-
-// sendChunk is the data this side puts in a chunk: the whole frame is then
-// 32 KiB, two full TLS records, rather than two and a 13-byte third, which
-// would cost a record and a system call per chunk for nothing.
-const sendChunk = ChunkSize - headerLen - 8
-
-const (
-	digestLen       = 32
-	maxFileName     = 255
-	maxSendAttempts = 3 // digest mismatches before the sender gives up
-)
-
-func fileFrameName(t frameType) string {
-	switch t {
-	case frameFileOffer:
-		return "file offer"
-	case frameFileAccept:
-		return "file accept"
-	case frameFileReject:
-		return "file reject"
-	case frameFileChunk:
-		return "file chunk"
-	case frameFileDone:
-		return "file done"
-	case frameFileVerified:
-		return "file verified"
-	case frameFileCancel:
-		return "file cancel"
-	}
-	return ""
-}
+const maxSendAttempts = 3 // digest mismatches before the sender gives up
 
 // ErrFileRefused is matched by SendFile's error when the receiver refused
 // or cancelled the file.
@@ -175,30 +125,6 @@ type incoming struct {
 	bad        bool      // digest mismatch: the next offer starts again from 0
 	hashing    bool      // hashPrefix owns h until it answers the offer
 	reported   time.Time // the last FileProgress
-}
-
-// appendIDFrame appends a frame whose payload is id u64 followed by rest.
-func appendIDFrame(b []byte, t frameType, id uint64, rest ...[]byte) []byte {
-	n := 8
-	for _, r := range rest {
-		n += len(r)
-	}
-	b = append(b, byte(t))
-	b = binary.BigEndian.AppendUint32(b, uint32(n))
-	b = binary.BigEndian.AppendUint64(b, id)
-	for _, r := range rest {
-		b = append(b, r...)
-	}
-	return b
-}
-
-func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
-func reasonBytes(s string) []byte {
-	if len(s) > 1024 {
-		s = s[:1024]
-	}
-	return []byte(s)
 }
 
 // handleFile handles the file frames; it runs on the reader's goroutine.
