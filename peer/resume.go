@@ -405,6 +405,8 @@ func (s *Session) install(l *link, info PeerInfo) error {
 	s.ctlMu.Unlock()
 	s.wmu.Lock()
 	s.link, s.sent = l, sent
+	close(s.relinked) // wakes the file senders waiting for a connection
+	s.relinked = make(chan struct{})
 	s.wmu.Unlock()
 	s.rd, s.attached = l, true
 	go s.heartbeat(l)

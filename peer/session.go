@@ -45,6 +45,9 @@ type Session struct {
 	link   *link  // where writes go; nil while disconnected
 	nextID uint64 // the last id given to a message
 	sent   uint64 // the highest id written to link
+	// relinked is closed, and replaced, when install attaches a new
+	// link: a file sender waiting for a connection wakes on it.
+	relinked chan struct{}
 
 	// ctl holds the control frames owed to the peer. They are taken by
 	// whichever write goes out first; the reader only records them, so it
@@ -120,6 +123,7 @@ func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
 		done:      make(chan struct{}),
 	}
 	s.ctlDrained = make(chan struct{}, 1)
+	s.relinked = make(chan struct{})
 	if lis != nil {
 		s.onEnd = func() { lis.release(s) }
 	}

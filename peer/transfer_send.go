@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/zeebo/blake3"
@@ -119,10 +118,6 @@ type sending struct {
 	buf      []byte
 	saved    string // the name the receiver saved the file under, if it said
 }
-
-// relinkPoll is how often a transfer waiting for an answer checks that
-// its connection is still the session's.
-const relinkPoll = 20 * time.Millisecond
 
 // attempt offers the file on the current connection and streams it. It
 // reports whether the receiver verified it; errRelinked means the
@@ -302,12 +297,12 @@ func (x *sending) written(l *link) error {
 	return nil
 }
 
+// awaitLink returns the session's connection once one is up. Without
+// one, it waits for install to attach the next (relinked), not polling.
 func (x *sending) awaitLink(ctx context.Context) (*link, error) {
-	t := time.NewTicker(relinkPoll)
-	defer t.Stop()
 	for {
 		x.s.wmu.Lock()
-		l := x.s.link
+		l, relinked := x.s.link, x.s.relinked
 		x.s.wmu.Unlock()
 		if l != nil && !l.broken() {
 			return l, nil
@@ -317,30 +312,25 @@ func (x *sending) awaitLink(ctx context.Context) (*link, error) {
 			return nil, ctx.Err()
 		case <-x.s.done:
 			return nil, x.s.endErr
-		case <-t.C:
+		case <-relinked:
 		}
 	}
 }
 
+// await waits for the receiver's answer on l. errRelinked means l broke,
+// and with it the answer: the file is offered again on the next
+// connection. l's done channel says so at once, and also covers a
+// replaced connection, since a link is replaced only once it broke.
 func (x *sending) await(ctx context.Context, l *link) (fileReply, error) {
-	t := time.NewTicker(relinkPoll)
-	defer t.Stop()
-	for {
-		select {
-		case r := <-x.ch:
-			return r, nil
-		case <-ctx.Done():
-			return fileReply{}, ctx.Err()
-		case <-x.s.done:
-			return fileReply{}, x.s.endErr
-		case <-t.C:
-			x.s.wmu.Lock()
-			cur := x.s.link
-			x.s.wmu.Unlock()
-			if cur != l || l.broken() {
-				return fileReply{}, errRelinked
-			}
-		}
+	select {
+	case r := <-x.ch:
+		return r, nil
+	case <-ctx.Done():
+		return fileReply{}, ctx.Err()
+	case <-x.s.done:
+		return fileReply{}, x.s.endErr
+	case <-l.done:
+		return fileReply{}, errRelinked
 	}
 }
 
