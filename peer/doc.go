@@ -86,42 +86,20 @@
 // when resumption is off, a listener that gave up waiting
 // ([ErrResumeTimeout]), Close.
 //
-// The hello carries what resumption needs, in a block appended after the
-// software field (a peer that predates it sends none, ignores ours, and
-// chats without resumption; ProtocolVersion stays 1):
-//
-//	conv   16 bytes  the conversation id: drawn at random by the dialer at
-//	                 its first connection and kept across its reconnections;
-//	                 from the listener, the conversation it holds for this
-//	                 certificate, or zeros
-//	recv   u64       the highest message id this side has received from the
-//	                 other in conversation conv
-//	first  u64       the id of the first message this side will send (or
-//	                 send again) on this connection
-//	flags  u8        bit 0, from a dialer: it will reconnect, so keep the
-//	                 conversation for it; bit 1, from a listener: it still
-//	                 has a connection up in conversation conv; bit 2, from
-//	                 either: it understands the file frames (types 8–14),
-//	                 which are never sent to a peer without it
-//
-// The listener speaks first, so its block describes the conversation it
-// holds for the certificate that just connected (it knows the certificate
-// from the TLS handshake). Each side then decides alone, from the two
-// blocks, where each direction resumes:
-//
-//   - Same conversation id: the peer has received up to its recv. The
-//     sender forgets its pending messages up to that id and sends the rest
-//     again; the peer drops as duplicates any it already had (silently,
-//     but it acknowledges them again). A message id above received+1 is a
-//     gap, and a protocol error.
-//   - Different ids: the peer lost the conversation's state (a restarted
-//     process). It holds none of our messages, so all pending ones are sent
-//     again, and its own stream starts afresh at its first (a restarted
-//     listener's ids start again at 1; a dialer's go on from where they
-//     were). A listener adopts the conversation id of a restarted dialer if
-//     its conversation with that certificate has no connection up; with
-//     one up (bit 1), the dialer is a second session of the same
-//     certificate, and both sides treat it as busy.
+// The hello carries what resumption needs, in a block after the software
+// field: the conversation id (drawn at random by the dialer at its first
+// connection and kept across its reconnections), the highest message id
+// each side has received from the other, the id of the first message it
+// will send on this connection, and flags (the dialer will reconnect, the
+// listener still has a connection up, the side takes files). The listener
+// speaks first, so its block describes the conversation it holds for the
+// certificate that just connected; each side then decides alone, from the
+// two blocks, where each direction resumes. With the same conversation id
+// each side sends again what the other lacks, and the receiver drops by id
+// what it already has; with another id the peer lost the conversation's
+// state (a restarted process), holds none of our messages, and its own
+// stream starts afresh. The block's layout and the rules, byte for byte,
+// are in docs/PROTOCOL.md.
 //
 // A dialer that comes back with the same conversation id while the
 // listener still believes its old connection is up replaces it at once: a
