@@ -1,5 +1,8 @@
 package peer
 
+// This file holds CheckBundle: every fact and problem of a certificate
+// bundle, as a Report.
+
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"

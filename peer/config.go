@@ -1,5 +1,9 @@
 package peer
 
+// This file holds Config, what both roles need to start a session, with
+// its defaults and its checks, and PeerInfo, what a session learns of the
+// other side.
+
 import (
 	"crypto/tls"
 	"crypto/x509"
@@ -137,6 +141,16 @@ type Config struct {
 	// OnReject, for a listener, is told about every connection it refuses
 	// and why. It is called from the goroutine handling that connection.
 	OnReject func(remote net.Addr, err error)
+}
+
+// validate checks the configuration fields a caller fills in by hand.
+func (c Config) validate() error {
+	for _, p := range c.PeerFingerprints {
+		if _, err := ParseFingerprint(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c Config) withDefaults() Config {

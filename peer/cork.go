@@ -1,5 +1,8 @@
 package peer
 
+// This file holds corkConn, which gathers the TLS records of one large
+// write into one system call.
+
 import (
 	"net"
 	"sync"

@@ -1,5 +1,9 @@
 package peer
 
+// This file holds the dialer's side: Dial, one connection to a listener
+// (the redialer, which a dialer's session reconnects with too), and
+// SplitAddr.
+
 import (
 	"context"
 	"crypto/tls"
@@ -7,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -153,18 +156,6 @@ func SplitAddr(addr string) (hostport, host string, err error) {
 		return "", "", fmt.Errorf("cannot understand address %q; use HOST, HOST:PORT or [IPv6]:PORT", addr)
 	}
 	return net.JoinHostPort(h, DefaultPort), h, nil
-}
-
-func explainDialError(hostport string, err error) error {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return &netError{fmt.Sprintf("cannot reach %s: connection refused; is `peerchat listen` running there, on that port?", hostport), err}
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return &netError{fmt.Sprintf("cannot reach %s: no route to host; check the address, that the machine is up on this network, and any firewall that rejects the port", hostport), err}
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return &netError{fmt.Sprintf("cannot reach %s: no answer (timed out); check the address and any firewall in between", hostport), err}
-	}
-	return fmt.Errorf("cannot reach %s: %w", hostport, err)
 }
 
 func isTimeout(err error) bool {

@@ -1,5 +1,8 @@
 package peer
 
+// This file holds the package's error types (TrustError, ProtocolError,
+// RemoteError) and the sentinel errors callers match.
+
 import (
 	"errors"
 	"fmt"

@@ -1,6 +1,8 @@
 package peer
 
 import (
+	"context"
+
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -36,6 +38,20 @@ func describeNames(c *x509.Certificate) string {
 		return certName(c)
 	}
 	return fmt.Sprintf("%s (valid for %s)", certName(c), strings.Join(names, ", "))
+}
+
+// explainDialError explains, on the dialer, a TCP connection that could
+// not be made.
+func explainDialError(hostport string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &netError{fmt.Sprintf("cannot reach %s: connection refused; is `peerchat listen` running there, on that port?", hostport), err}
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return &netError{fmt.Sprintf("cannot reach %s: no route to host; check the address, that the machine is up on this network, and any firewall that rejects the port", hostport), err}
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return &netError{fmt.Sprintf("cannot reach %s: no answer (timed out); check the address and any firewall in between", hostport), err}
+	}
+	return fmt.Errorf("cannot reach %s: %w", hostport, err)
 }
 
 // explainServerHandshake explains, on the dialer, a handshake that failed:

@@ -1,5 +1,9 @@
 package peer
 
+// This file holds the identity: a certificate bundle's files, loading
+// them, fingerprints and names of a certificate, and the *tls.Config each
+// role builds from it.
+
 import (
 	"crypto/sha256"
 	"crypto/tls"

@@ -1,5 +1,9 @@
 package peer
 
+// This file holds the listener's side: Listen, the accept loop, the
+// handshake of each connection, and handing a returning peer's connection
+// to the conversation it resumes.
+
 import (
 	"context"
 	"crypto/tls"

@@ -60,16 +60,6 @@ func ParseFingerprint(s string) (string, error) {
 	return hexPairs(b), nil
 }
 
-// validate checks the configuration fields a caller fills in by hand.
-func (c Config) validate() error {
-	for _, p := range c.PeerFingerprints {
-		if _, err := ParseFingerprint(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // pins returns the pinned fingerprints in Fingerprint's form.
 func (c Config) pins() []string {
 	var pins []string

@@ -1,5 +1,9 @@
 package peer
 
+// This file holds the Session, one conversation: sending messages and
+// writing frames, Next and the handling of what arrives, acknowledgements,
+// Flush and Close, and how the conversation ends.
+
 import (
 	"context"
 	"errors"
@@ -11,75 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 )
-
-// A Message is one line of the conversation.
-type Message struct {
-	ID   uint64    // unique and increasing within the conversation, from 1 (see Resumption)
-	Time time.Time // when the sender sent it, by the sender's clock
-	Text string    // valid UTF-8, at most MaxText bytes
-	From string    // the certificate name of the sender
-}
-
-// An Event is what Session.Next returns: a *Message, a Delivered or a
-// Pong, and, when a connection breaks and the conversation goes on, a
-// Disconnected, Reconnecting or Reconnected.
-type Event interface{ isEvent() }
-
-// Delivered reports that the peer received every message with an id up to
-// and including UpTo.
-type Delivered struct{ UpTo uint64 }
-
-// Pong answers a Session.Ping with the measured round-trip time.
-type Pong struct{ RTT time.Duration }
-
-// Disconnected reports that the connection broke without a goodbye (a
-// reset, a timeout, a lost heartbeat) and the conversation goes on: a
-// dialer redials (Reconnecting events follow) and a listener waits for the
-// same certificate to come back. Messages sent meanwhile are queued, and
-// sent once the conversation resumes.
-type Disconnected struct {
-	// Err says why the connection broke; it matches ErrConnectionLost or
-	// ErrHeartbeatLost.
-	Err error
-	// Wait, on a listener, is how long the conversation is kept for the
-	// peer (Config.ResumeWait); zero on a dialer.
-	Wait time.Duration
-}
-
-// Reconnecting reports that a dialer will try to connect again In from
-// now: "reconnecting to alice in 4s…".
-type Reconnecting struct {
-	// Attempt counts the attempts since the connection broke, from 1.
-	Attempt int
-	// In is the wait before the attempt (backoff with jitter).
-	In time.Duration
-	// Err is why the previous attempt failed; nil before the first.
-	Err error
-}
-
-// Reconnected reports that the conversation resumed over a new
-// connection. Messages the peer had not received have been queued to be
-// sent again, ahead of anything sent later.
-type Reconnected struct {
-	// Peer describes the new connection: the same certificate name, and
-	// perhaps a new address.
-	Peer PeerInfo
-	// Resent is how many messages are sent on the new connection before
-	// any new one: those the peer had not received, and those queued
-	// while disconnected.
-	Resent int
-	// PeerRestarted means the peer came back without the conversation's
-	// state (a restarted process): its messages continue from its own
-	// new ids, and everything it had not acknowledged is sent again.
-	PeerRestarted bool
-}
-
-func (*Message) isEvent()     {}
-func (Delivered) isEvent()    {}
-func (Pong) isEvent()         {}
-func (Disconnected) isEvent() {}
-func (Reconnecting) isEvent() {}
-func (Reconnected) isEvent()  {}
 
 // A Session is one conversation with one peer. The conversation outlives
 // its connection when both sides allow it (see Resumption in the package
@@ -110,6 +45,9 @@ type Session struct {
 	link   *link  // where writes go; nil while disconnected
 	nextID uint64 // the last id given to a message
 	sent   uint64 // the highest id written to link
+	// relinked is closed, and replaced, when install attaches a new
+	// link: a file sender waiting for a connection wakes on it.
+	relinked chan struct{}
 
 	// ctl holds the control frames owed to the peer. They are taken by
 	// whichever write goes out first; the reader only records them, so it
@@ -121,7 +59,7 @@ type Session struct {
 	ctlExtra []byte // file control frames (transfer.go)
 	// ctlFrames counts the frames in ctlExtra; ctlDrained is poked when
 	// a write takes them, for a reader waiting below maxCtlOwed
-	// (transfer.go).
+	// (control.go).
 	ctlFrames  int
 	ctlDrained chan struct{}
 	// cancelsOwed are the cancels of files given up on while no
@@ -185,6 +123,7 @@ func newSession(cfg Config, self string, d *redialer, lis *Listener) *Session {
 		done:      make(chan struct{}),
 	}
 	s.ctlDrained = make(chan struct{}, 1)
+	s.relinked = make(chan struct{})
 	if lis != nil {
 		s.onEnd = func() { lis.release(s) }
 	}
@@ -314,90 +253,6 @@ func (s *Session) writeFrom(l *link, b []byte) error {
 		return s.linkFailed(l, s.lost(err))
 	}
 	return nil
-}
-
-// takeControl appends the acknowledgement and pongs owed to the peer.
-func (s *Session) takeControl(b []byte) []byte {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if s.ackOwed {
-		b = appendU64Frame(b, frameAck, s.ackUpTo)
-		s.ackOwed = false
-	}
-	for _, n := range s.pongOwed {
-		b = appendU64Frame(b, framePong, n)
-	}
-	s.pongOwed = s.pongOwed[:0]
-	b = append(b, s.ctlExtra...)
-	s.ctlExtra = s.ctlExtra[:0]
-	if cap(s.ctlExtra) > 4<<10 {
-		s.ctlExtra = nil // a burst of replies is not kept for good
-	}
-	if s.ctlFrames > 0 {
-		s.ctlFrames = 0
-		select {
-		case s.ctlDrained <- struct{}{}:
-		default:
-		}
-	}
-	return b
-}
-
-// flushControl sends owed control frames on their own, when no message
-// went out to carry them. It runs on the timer's goroutine, never on the
-// reader's, and never waits for a write under way: it tries again shortly
-// instead, so a stalled peer neither stops our reads nor piles up waiting
-// goroutines.
-func (s *Session) flushControl() {
-	if !s.wmu.TryLock() {
-		s.ctlTimer.Reset(ackDelay) // ctlArmed stays set
-		return
-	}
-	defer s.wmu.Unlock()
-	s.ctlMu.Lock()
-	s.ctlArmed = false
-	s.ctlMu.Unlock()
-	if s.ended() != nil || s.link == nil {
-		return
-	}
-	if b := s.takeControl(s.wbuf[:0]); len(b) > 0 {
-		s.write(s.link, b)
-	}
-}
-
-// maxPongsOwed bounds the pongs remembered while no write can go out: a
-// peer flooding pings at a stalled connection gets the latest answered.
-const maxPongsOwed = 16
-
-// owe records a control frame owed to the peer. Next has it sent before
-// it next blocks on a read, unless a message leaves first and carries it.
-func (s *Session) owe(ack uint64, pong uint64) {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if ack != 0 {
-		s.ackUpTo, s.ackOwed = ack, true
-	}
-	if pong != 0 {
-		if len(s.pongOwed) == maxPongsOwed {
-			s.pongOwed = append(s.pongOwed[:0], s.pongOwed[1:]...)
-		}
-		s.pongOwed = append(s.pongOwed, pong)
-	}
-}
-
-// sendOwed has owed control frames sent when Next is about to block: an
-// acknowledgement thus leaves once the application has taken the message
-// and come back for more, that is after the message was shown. In a
-// conversation it usually rides with the answer instead, and nothing is
-// owed by then, so the timer (and the thread wake-ups it costs) is used
-// only when Next would otherwise sit on an unsent acknowledgement.
-func (s *Session) sendOwed() {
-	s.ctlMu.Lock()
-	defer s.ctlMu.Unlock()
-	if (s.ackOwed || len(s.pongOwed) > 0 || len(s.ctlExtra) > 0) && !s.ctlArmed {
-		s.ctlArmed = true
-		s.ctlTimer.Reset(0)
-	}
 }
 
 // Next returns the next event: a *Message, a Delivered or a Pong, and the
@@ -730,49 +585,4 @@ func (s *Session) lost(err error) error {
 		return fmt.Errorf("%w: %s closed the connection without saying goodbye", ErrConnectionLost, name)
 	}
 	return fmt.Errorf("%w with %s: %w", ErrConnectionLost, name, err)
-}
-
-// heartbeat sends a ping on l every interval and breaks l when nothing has
-// arrived on it for HeartbeatMisses intervals in a row. It counts frames
-// rather than reading the clock on every frame: the read path stays cheap.
-func (s *Session) heartbeat(l *link) {
-	defer s.wg.Done()
-	interval := s.cfg.HeartbeatInterval
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	seen, quiet, since := l.frames.Load(), 0, time.Now()
-	written, stuck := l.written.Load(), 0
-	for {
-		select {
-		case <-l.done:
-			return
-		case <-s.done:
-			return
-		case now := <-t.C:
-			if n := l.frames.Load(); n != seen {
-				seen, quiet, since = n, 0, now
-			} else if quiet++; quiet >= s.cfg.HeartbeatMisses {
-				s.linkFailed(l, fmt.Errorf("%w: nothing from %s for %s", ErrHeartbeatLost, s.Peer().Name, now.Sub(since).Round(time.Millisecond)))
-				return
-			}
-			// A peer that keeps sending but stopped reading fills our send
-			// buffer; a write then blocks for good, holding wmu. Counting
-			// writes (not reading the clock on every one) finds it.
-			if w := l.written.Load(); w != written || l.writes.Load() == w {
-				written, stuck = w, 0
-			} else if stuck++; stuck >= s.cfg.HeartbeatMisses {
-				s.linkFailed(l, fmt.Errorf("%w: %s stopped reading; nothing could be sent for %s", ErrHeartbeatLost, s.Peer().Name, time.Duration(stuck)*interval))
-				return
-			}
-			// A write already under way says we are alive just as well;
-			// never queue behind it, or a stalled peer would stall the
-			// watchdog too.
-			if s.wmu.TryLock() {
-				if s.link == l && s.ended() == nil {
-					s.write(l, appendU64Frame(s.takeControl(s.wbuf[:0]), framePing, 0))
-				}
-				s.wmu.Unlock()
-			}
-		}
-	}
 }

@@ -1,5 +1,10 @@
 package peer
 
+// This file holds the wire format: every frame type, its layout and
+// limits, the codec of each (hello, message, ack, ping, pong, goodbye,
+// error and the file frames), and the frame reader. docs/PROTOCOL.md is
+// the specification.
+
 import (
 	"encoding/binary"
 	"fmt"
@@ -31,6 +36,20 @@ const (
 	maxShortText = 255
 )
 
+// ChunkSize is the most file data in one chunk frame: a message never
+// waits behind more than this.
+const ChunkSize = 32 << 10
+
+// sendChunk is the data this side puts in a chunk: the whole frame is then
+// 32 KiB, two full TLS records, rather than two and a 13-byte third, which
+// would cost a record and a system call per chunk for nothing.
+const sendChunk = ChunkSize - headerLen - 8
+
+const (
+	digestLen   = 32  // a file done frame's BLAKE3-256 digest
+	maxFileName = 255 // the longest name a file offer carries, in bytes
+)
+
 // frameType is the first byte of every frame.
 type frameType byte
 
@@ -43,6 +62,23 @@ const (
 	frameBye     frameType = 6 // optional reason text
 	frameError   frameType = 7 // code u8, reason text
 )
+
+const (
+	frameFileOffer    frameType = 8  // id u64, size u64, name (rest of payload, UTF-8)
+	frameFileAccept   frameType = 9  // id u64, offset u64: the receiver holds bytes [0, offset)
+	frameFileReject   frameType = 10 // id u64, reason text; the receiver refuses or ends the transfer
+	frameFileChunk    frameType = 11 // id u64, data (at most ChunkSize bytes)
+	frameFileDone     frameType = 12 // id u64, BLAKE3-256 digest of the whole file (32 bytes)
+	frameFileVerified frameType = 13 // id u64, ok u8 (1 intact, 0 digest mismatch), reason text
+	frameFileCancel   frameType = 14 // id u64, reason text; the sender ends the transfer
+)
+
+// Each side numbers the files it sends from 1, so an id names a transfer
+// only together with its direction. The frame type gives it: offer, chunk,
+// done and cancel travel from the sender, accept, reject and verified from
+// the receiver. That is why the receiver ends a transfer under way with a
+// reject rather than a cancel: a cancel from the peer ends the file it
+// sends, never the one this side sends under the same id.
 
 func (t frameType) String() string {
 	switch t {
@@ -65,6 +101,26 @@ func (t frameType) String() string {
 		return n
 	}
 	return fmt.Sprintf("unknown frame type %d", byte(t))
+}
+
+func fileFrameName(t frameType) string {
+	switch t {
+	case frameFileOffer:
+		return "file offer"
+	case frameFileAccept:
+		return "file accept"
+	case frameFileReject:
+		return "file reject"
+	case frameFileChunk:
+		return "file chunk"
+	case frameFileDone:
+		return "file done"
+	case frameFileVerified:
+		return "file verified"
+	case frameFileCancel:
+		return "file cancel"
+	}
+	return ""
 }
 
 // errorCode says why a peer ends a connection with an error frame.
@@ -97,6 +153,30 @@ func appendU64Frame(b []byte, t frameType, v uint64) []byte {
 	b = append(b, byte(t))
 	b = binary.BigEndian.AppendUint32(b, 8)
 	return binary.BigEndian.AppendUint64(b, v)
+}
+
+// appendIDFrame appends a frame whose payload is id u64 followed by rest.
+func appendIDFrame(b []byte, t frameType, id uint64, rest ...[]byte) []byte {
+	n := 8
+	for _, r := range rest {
+		n += len(r)
+	}
+	b = append(b, byte(t))
+	b = binary.BigEndian.AppendUint32(b, uint32(n))
+	b = binary.BigEndian.AppendUint64(b, id)
+	for _, r := range rest {
+		b = append(b, r...)
+	}
+	return b
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func reasonBytes(s string) []byte {
+	if len(s) > 1024 {
+		s = s[:1024]
+	}
+	return []byte(s)
 }
 
 // frameReader reads frames from a connection into one buffer, and hands
