@@ -22,6 +22,9 @@ import (
 //     characters (Cf: U+200B, U+200D, U+2060, U+FEFF, U+00AD, tags),
 //     private-use characters (Co), line and paragraph separators (Zl, Zp)
 //     and the Hangul fillers; ordinary spaces stay;
+//   - the characters Windows forbids in a name, < > " | ? *, are replaced
+//     by "_" too, or the file could not be copied to a Windows share or a
+//     USB stick;
 //   - a Windows device name gets a "_" in front on every system, with or
 //     without an extension and in any case: CON, PRN, AUX, NUL, COM0–COM9,
 //     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$ ("nul.txt" is
@@ -46,7 +49,7 @@ func SafeFileName(offered string) (string, error) {
 		}
 	}
 	name = strings.Map(func(r rune) rune {
-		if invisibleInName(r) {
+		if invisibleInName(r) || strings.ContainsRune(`<>"|?*`, r) {
 			return '_'
 		}
 		return r

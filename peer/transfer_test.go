@@ -330,6 +330,11 @@ func TestSafeFileName(t *testing.T) {
 		{"conout$.txt", "_conout$.txt"},
 		{"NUL .txt", "_NUL .txt"},
 		{".con", "_con"},
+		// What Windows forbids in a name is replaced, as browsers do:
+		// such a file could not be copied to a Windows share or a USB
+		// stick.
+		{`a<b>c?d*e"f|g.txt`, "a_b_c_d_e_f_g.txt"},
+		{"what?.txt", "what_.txt"},
 		// Near misses stay as they are.
 		{"CONSOLE.txt", "CONSOLE.txt"},
 		{"COM10", "COM10"},
