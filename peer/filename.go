@@ -27,8 +27,8 @@ import (
 //     USB stick;
 //   - a Windows device name gets a "_" in front on every system, with or
 //     without an extension and in any case: CON, PRN, AUX, NUL, COM0–COM9,
-//     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$ ("nul.txt" is
-//     "_nul.txt");
+//     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$, CLOCK$ ("nul.txt"
+//     is "_nul.txt"), and so do Explorer's desktop.ini and thumbs.db;
 //   - names with control characters, a colon (an NTFS stream), invalid
 //     UTF-8, or nothing left are refused.
 
@@ -76,7 +76,7 @@ func invisibleInName(r rune) bool {
 
 // windowsDevice reports whether Windows takes name for a device: its
 // stem (before the first dot, trailing spaces ignored) is one of the
-// reserved names, in any case.
+// reserved names, in any case; or for a file of Explorer's own.
 func windowsDevice(name string) bool {
 	stem := name
 	if i := strings.IndexByte(stem, '.'); i >= 0 {
@@ -84,7 +84,11 @@ func windowsDevice(name string) bool {
 	}
 	stem = strings.ToUpper(strings.TrimRight(stem, " "))
 	switch stem {
-	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$":
+		return true
+	}
+	switch strings.ToLower(name) {
+	case "desktop.ini", "thumbs.db": // Explorer's own: desktop.ini sets how a folder is shown
 		return true
 	}
 	if len(stem) < 4 || (stem[:3] != "COM" && stem[:3] != "LPT") {

@@ -330,6 +330,11 @@ func TestSafeFileName(t *testing.T) {
 		{"conout$.txt", "_conout$.txt"},
 		{"NUL .txt", "_NUL .txt"},
 		{".con", "_con"},
+		{"CLOCK$", "_CLOCK$"},
+		// Names Windows Explorer reads as its own: a desktop.ini saved
+		// into a folder changes how Explorer shows that folder.
+		{"desktop.ini", "_desktop.ini"},
+		{"Thumbs.db", "_Thumbs.db"},
 		// What Windows forbids in a name is replaced, as browsers do:
 		// such a file could not be copied to a Windows share or a USB
 		// stick.
