@@ -44,8 +44,11 @@ func SafeFileName(offered string) (string, error) {
 		return "", fmt.Errorf("file name %q is not valid UTF-8", offered)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ':' {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return "", fmt.Errorf("file name %q holds control characters", offered)
+		}
+		if r == ':' {
+			return "", fmt.Errorf("file name %q holds a colon, which names a hidden stream on Windows", offered)
 		}
 	}
 	name = strings.Map(func(r rune) rune {

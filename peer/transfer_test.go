@@ -356,6 +356,10 @@ func TestSafeFileName(t *testing.T) {
 			t.Errorf("SafeFileName(%+q) = %+q, want an error", bad, got)
 		}
 	}
+	// The refusal names what is wrong.
+	if _, err := peer.SafeFileName("file::$DATA"); err == nil || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("SafeFileName(file::$DATA): %v, want a refusal that names the colon", err)
+	}
 }
 
 func TestUnwritableDownloadDirIsReportedToBothSides(t *testing.T) {
