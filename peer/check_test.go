@@ -166,6 +166,11 @@ func TestCheckBundleFindsEveryProblem(t *testing.T) {
 			f.CRLNumbers = filepath.Join(pki.Dir, "crl-numbers")
 			write(t, f.CRLNumbers, "# comment\n"+peer.Fingerprint(pki.CA)+" seven\n")
 		}), peer.Fail, "DIR/crl-numbers line 2: \"seven\" is not a CRL number; fix or delete that line"},
+		{"revocation list numbers file with a line too long to read", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
+			f.CRL = pki.WriteCRL(t, filepath.Join(pki.Dir, "crl.pem"), peertest.CRL{})
+			f.CRLNumbers = filepath.Join(pki.Dir, "crl-numbers")
+			write(t, f.CRLNumbers, "# comment\n"+peer.Fingerprint(pki.CA)+" 7 "+strings.Repeat("x", 100<<10)+"\n")
+		}), peer.Fail, "DIR/crl-numbers line 2: too long to be a CA's line; fix or delete that line"},
 		{"own certificate revoked", alice(peertest.Leaf{}, func(t *testing.T, pki *peertest.PKI, f *peer.Files) {
 			f.CRL = pki.Revoke(t, peertest.Cert(t, f.Cert))
 		}), peer.Fail, "DIR/alice.crt (serial SERIAL) is revoked by DIR/crl.pem since"},

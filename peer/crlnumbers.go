@@ -125,16 +125,17 @@ func readCRLNumbers(file string) ([]crlNumber, error) {
 	}
 	var seen []crlNumber
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	bad := func(what string) error {
+		return trustErrorf(nil, "fix or delete that line (peerchat then remembers the next list's number afresh)",
+			"%s line %d: %s", file, line, what)
+	}
+	for ; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		fields := strings.Fields(text)
-		bad := func(what string) error {
-			return trustErrorf(nil, "fix or delete that line (peerchat then remembers the next list's number afresh)",
-				"%s line %d: %s", file, line, what)
-		}
 		if len(fields) < 2 {
 			return nil, bad("want a CA fingerprint and a number")
 		}
@@ -148,7 +149,10 @@ func readCRLNumbers(file string) ([]crlNumber, error) {
 		}
 		seen = append(seen, crlNumber{fp, n, strings.Join(fields[2:], " ")})
 	}
-	return seen, sc.Err()
+	if sc.Err() != nil { // only bufio.ErrTooLong: b is in memory
+		return nil, bad("too long to be a CA's line")
+	}
+	return seen, nil
 }
 
 func writeCRLNumbers(file string, seen []crlNumber) error {

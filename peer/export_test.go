@@ -106,3 +106,7 @@ func PongsOwed(s *Session) int {
 	defer s.ctlMu.Unlock()
 	return len(s.pongOwed)
 }
+
+// MaxPartialFiles is the most unfinished files a download directory holds
+// before new files are refused.
+const MaxPartialFiles = maxPartialFiles

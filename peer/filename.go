@@ -22,10 +22,13 @@ import (
 //     characters (Cf: U+200B, U+200D, U+2060, U+FEFF, U+00AD, tags),
 //     private-use characters (Co), line and paragraph separators (Zl, Zp)
 //     and the Hangul fillers; ordinary spaces stay;
+//   - the characters Windows forbids in a name, < > " | ? *, are replaced
+//     by "_" too, or the file could not be copied to a Windows share or a
+//     USB stick;
 //   - a Windows device name gets a "_" in front on every system, with or
 //     without an extension and in any case: CON, PRN, AUX, NUL, COM0–COM9,
-//     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$ ("nul.txt" is
-//     "_nul.txt");
+//     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$, CLOCK$ ("nul.txt"
+//     is "_nul.txt"), and so do Explorer's desktop.ini and thumbs.db;
 //   - names with control characters, a colon (an NTFS stream), invalid
 //     UTF-8, or nothing left are refused.
 
@@ -41,12 +44,15 @@ func SafeFileName(offered string) (string, error) {
 		return "", fmt.Errorf("file name %q is not valid UTF-8", offered)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ':' {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return "", fmt.Errorf("file name %q holds control characters", offered)
+		}
+		if r == ':' {
+			return "", fmt.Errorf("file name %q holds a colon, which names a hidden stream on Windows", offered)
 		}
 	}
 	name = strings.Map(func(r rune) rune {
-		if invisibleInName(r) {
+		if invisibleInName(r) || strings.ContainsRune(`<>"|?*`, r) {
 			return '_'
 		}
 		return r
@@ -73,7 +79,7 @@ func invisibleInName(r rune) bool {
 
 // windowsDevice reports whether Windows takes name for a device: its
 // stem (before the first dot, trailing spaces ignored) is one of the
-// reserved names, in any case.
+// reserved names, in any case; or for a file of Explorer's own.
 func windowsDevice(name string) bool {
 	stem := name
 	if i := strings.IndexByte(stem, '.'); i >= 0 {
@@ -81,7 +87,11 @@ func windowsDevice(name string) bool {
 	}
 	stem = strings.ToUpper(strings.TrimRight(stem, " "))
 	switch stem {
-	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$":
+		return true
+	}
+	switch strings.ToLower(name) {
+	case "desktop.ini", "thumbs.db": // Explorer's own: desktop.ini sets how a folder is shown
 		return true
 	}
 	if len(stem) < 4 || (stem[:3] != "COM" && stem[:3] != "LPT") {

@@ -87,6 +87,9 @@ func (s *Session) openPart(part, name string, size int64, restart bool) (*incomi
 	in := &incoming{name: name, part: part, size: size, w: io.Discard, h: blake3.New()}
 	f, err := openPartial(part)
 	if errors.Is(err, os.ErrNotExist) {
+		if err := partialsFull(filepath.Dir(part)); err != nil {
+			return nil, err
+		}
 		// Created and removed at once: a directory where it cannot be
 		// (read-only, full of inodes, not a directory) refuses the offer
 		// now, and the sender is not made to start for nothing.

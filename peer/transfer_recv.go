@@ -156,7 +156,7 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		return s.refuse(id, name, errTooManyFiles)
 	}
 	if in == nil || in.bad {
-		if err := s.roomFor(name, offered, int64(size)); err != nil {
+		if err := s.roomFor(id, name, offered, int64(size)); err != nil {
 			return s.refuse(id, name, err)
 		}
 	}

@@ -409,6 +409,16 @@ func TestSafeFileName(t *testing.T) {
 		{"conout$.txt", "_conout$.txt"},
 		{"NUL .txt", "_NUL .txt"},
 		{".con", "_con"},
+		{"CLOCK$", "_CLOCK$"},
+		// Names Windows Explorer reads as its own: a desktop.ini saved
+		// into a folder changes how Explorer shows that folder.
+		{"desktop.ini", "_desktop.ini"},
+		{"Thumbs.db", "_Thumbs.db"},
+		// What Windows forbids in a name is replaced, as browsers do:
+		// such a file could not be copied to a Windows share or a USB
+		// stick.
+		{`a<b>c?d*e"f|g.txt`, "a_b_c_d_e_f_g.txt"},
+		{"what?.txt", "what_.txt"},
 		// Near misses stay as they are.
 		{"CONSOLE.txt", "CONSOLE.txt"},
 		{"COM10", "COM10"},
@@ -424,6 +434,10 @@ func TestSafeFileName(t *testing.T) {
 		if got, err := peer.SafeFileName(bad); err == nil {
 			t.Errorf("SafeFileName(%+q) = %+q, want an error", bad, got)
 		}
+	}
+	// The refusal names what is wrong.
+	if _, err := peer.SafeFileName("file::$DATA"); err == nil || !strings.Contains(err.Error(), "colon") {
+		t.Errorf("SafeFileName(file::$DATA): %v, want a refusal that names the colon", err)
 	}
 }
 

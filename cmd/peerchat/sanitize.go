@@ -127,8 +127,11 @@ func visible(r rune) bool {
 }
 
 // flagTagSequence is the length of the emoji flag tag sequence s starts
-// with (U+1F3F4 WAVING BLACK FLAG, tag characters U+E0020–U+E007E, then
-// U+E007F CANCEL TAG), or 0.
+// with (U+1F3F4 WAVING BLACK FLAG, the tags of a subdivision code, then
+// U+E007F CANCEL TAG), or 0. A subdivision code is 2 to 7 lower-case
+// letters and digits (Unicode's emoji_subdivision_flag, as "gbsct"): tag
+// characters spell ASCII invisibly, and a "flag" holding any more is a
+// hidden message, not a flag.
 func flagTagSequence(s string) int {
 	const flag = "\U0001F3F4"
 	if !strings.HasPrefix(s, flag) {
@@ -139,9 +142,9 @@ func flagTagSequence(s string) int {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
 		switch {
-		case r >= 0xe0020 && r <= 0xe007e:
+		case (r >= 0xe0030 && r <= 0xe0039 || r >= 0xe0061 && r <= 0xe007a) && tags < 7:
 			tags++
-		case r == 0xe007f && tags > 0:
+		case r == 0xe007f && tags >= 2:
 			return i
 		default:
 			return 0
