@@ -76,6 +76,8 @@ func TestCertificateHintsWorkWhereTheUserIs(t *testing.T) {
 	pki := peertest.NewPKIIn(t, mkdir(t, filepath.Join(withCerts, "certs")), "peertest CA")
 	pki.Issue(t, peertest.Leaf{Name: "alice"})
 	pki.Issue(t, peertest.Leaf{Name: "bob"})
+	scriptCerts := t.TempDir()
+	peertest.NewPKIIn(t, mkdir(t, filepath.Join(scriptCerts, "certs")), "peertest CA").Issue(t, peertest.Leaf{Name: "alice"})
 	noKey := peertest.NewPKI(t)
 	noKey.Issue(t, peertest.Leaf{Name: "carol"})
 	os.Remove(filepath.Join(noKey.Dir, "carol.key"))
@@ -93,6 +95,10 @@ func TestCertificateHintsWorkWhereTheUserIs(t *testing.T) {
 			"run `scripts/gen-certs.sh -d " + home + " YOURNAME`"},
 		{"no certificates, checkout holding some", withCerts, []string{"dial", "localhost"},
 			"certs/ here holds alice, bob: pass --certs-dir certs (as make listen and make dial do)"},
+		{"a name, checkout holding some", withCerts, []string{"dial", "--name", "alice", "localhost"},
+			"no certificates in " + home + "/; certs/ here holds alice, bob: pass --certs-dir certs (as make listen and make dial do)"},
+		{"a name, certs/ made by gen-certs.sh outside a checkout", scriptCerts, []string{"listen", "--name", "alice"},
+			"no certificates in " + home + "/; certs/ here holds alice: pass --certs-dir certs, or run `gen-certs.sh -d " + home + " YOURNAME`"},
 		{"unknown name, checkout's certs dir", withCerts, []string{"dial", "--certs-dir", "certs", "--name", "carol", "localhost"},
 			"make one with `make certs PEERS=carol`"},
 		{"unknown name, elsewhere", elsewhere, []string{"certs", "check", "--certs-dir", pki.Dir, "--name", "carol"},

@@ -50,7 +50,11 @@ func identityFiles(c *cli.Context) (peer.Files, error) {
 			return f, usagef("--name %q is not a certificate name: use letters, digits, '.', '-' or '_'", name)
 		}
 		f = peer.FilesFor(dir, name)
-		if names := peer.Names(dir); len(names) > 0 && !slices.Contains(names, name) {
+		names := peer.Names(dir)
+		if len(names) == 0 && c.String("ca") == "" && hasCertsHere(dir) {
+			return f, &peer.TrustError{Msg: fmt.Sprintf("no certificates in %s/", dir), Hint: noCertsHint(hint)}
+		}
+		if len(names) > 0 && !slices.Contains(names, name) {
 			return f, &peer.TrustError{Msg: fmt.Sprintf("no identity %q in %s/ (it holds %s)", name, dir, strings.Join(names, ", ")),
 				Hint: fmt.Sprintf("pass --name %s, or make one with `%s`", names[0], hint.issue(name))}
 		}
@@ -90,13 +94,24 @@ func loadIdentity(c *cli.Context, u *ui) (*peer.Identity, error) {
 }
 
 // noCertsHint says how to get an identity into an empty certs dir: the
-// checkout's certs/ when it holds some, else the command that makes one.
+// certs/ of the working directory when it holds some (where make certs,
+// or gen-certs.sh without -d, put them), else the command that makes one.
 func noCertsHint(h hinter) string {
-	if !h.make && inCheckout() {
+	if !h.make {
 		if names := peer.Names("certs"); len(names) > 0 {
-			return fmt.Sprintf("certs/ here holds %s: pass --certs-dir certs (as make listen and make dial do), or run `%s`",
-				strings.Join(names, ", "), h.issue())
+			as := ""
+			if inCheckout() {
+				as = " (as make listen and make dial do)"
+			}
+			return fmt.Sprintf("certs/ here holds %s: pass --certs-dir certs%s, or run `%s`",
+				strings.Join(names, ", "), as, h.issue())
 		}
 	}
 	return fmt.Sprintf("run `%s`, or point --certs-dir at the directory that holds yours", h.issue())
+}
+
+// hasCertsHere tells whether the working directory's certs/, which is not
+// dir, holds identities: the place gen-certs.sh writes to without -d.
+func hasCertsHere(dir string) bool {
+	return !sameDir(dir, "certs") && len(peer.Names("certs")) > 0
 }
