@@ -29,6 +29,8 @@ import (
 //     without an extension and in any case: CON, PRN, AUX, NUL, COM0–COM9,
 //     LPT0–LPT9, COM¹–COM³, LPT¹–LPT³, CONIN$, CONOUT$, CLOCK$ ("nul.txt"
 //     is "_nul.txt"), and so do Explorer's desktop.ini and thumbs.db;
+//   - a name over 200 bytes is cut short from the end of its stem, keeping
+//     its extension;
 //   - names with control characters, a colon (an NTFS stream), invalid
 //     UTF-8, or nothing left are refused.
 
@@ -57,14 +59,37 @@ func SafeFileName(offered string) (string, error) {
 		}
 		return r
 	}, name)
-	name = strings.TrimLeft(strings.TrimRight(name, ". "), ". ")
-	if name == "" || len(name) > 200 {
-		return "", fmt.Errorf("file name %q is empty or too long once reduced to a base name", offered)
+	name = shorten(strings.TrimLeft(strings.TrimRight(name, ". "), ". "), maxSavedName)
+	if name == "" {
+		return "", fmt.Errorf("file name %q is empty once reduced to a base name", offered)
 	}
 	if windowsDevice(name) {
 		name = "_" + name
 	}
 	return name, nil
+}
+
+// maxSavedName leaves room, within the 255 bytes most file systems allow,
+// for a " (999)" that tells apart files of one name, and for the partial
+// file's own name.
+const maxSavedName = 200
+
+// shorten cuts name to at most max bytes, as browsers do with a long
+// download: from the end of the stem, on a character boundary, keeping a
+// short extension, so that "report … .pdf" stays a PDF.
+func shorten(name string, max int) string {
+	if len(name) <= max {
+		return name
+	}
+	stem, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i <= 16 {
+		stem, ext = name[:i], name[i:]
+	}
+	cut := max - len(ext)
+	for cut > 0 && !utf8.RuneStart(stem[cut]) {
+		cut--
+	}
+	return strings.TrimRight(stem[:cut], ". ") + ext
 }
 
 // invisibleInName reports the characters a file name must not hold as

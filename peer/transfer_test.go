@@ -428,6 +428,13 @@ func TestSafeFileName(t *testing.T) {
 		{"COM10", "COM10"},
 		{"nul-device", "nul-device"},
 		{"LPT\u2074", "LPT\u2074"}, // LPT⁴ is no device
+		// A name too long for a file system is cut from the end of its
+		// stem, on a character boundary, keeping its extension.
+		{strings.Repeat("a", 250) + ".pdf", strings.Repeat("a", 196) + ".pdf"},
+		{strings.Repeat("é", 120) + ".txt", strings.Repeat("é", 98) + ".txt"},
+		{strings.Repeat("b", 230), strings.Repeat("b", 200)},
+		{strings.Repeat("x", 190) + "." + strings.Repeat("y", 30), strings.Repeat("x", 190) + "." + strings.Repeat("y", 9)}, // no extension that long
+		{strings.Repeat("d", 195) + "  .    " + strings.Repeat("e", 20), strings.Repeat("d", 195)},                          // no dots or spaces left at the cut
 	} {
 		got, err := peer.SafeFileName(c.offered)
 		if err != nil || got != c.want {
