@@ -451,3 +451,36 @@ func TestChatFlowsWhileAResumedPrefixIsHashed(t *testing.T) {
 		t.Fatalf("received file differs (%v)", err)
 	}
 }
+
+// failingReader reads like a file until at, then fails as a disk would.
+type failingReader struct {
+	data []byte
+	at   int64
+}
+
+func (f failingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.at {
+		return 0, errors.New("read /home/bob/secret/plans.bin: input/output error")
+	}
+	return copy(p, f.data[off:]), nil
+}
+
+// TestSenderThatGivesUpTellsTheReceiver: a sender that stops for a reason
+// of its own (here its disk fails mid-file) cancels the transfer, so the
+// receiver ends it at once and frees the slot it held among the peer's
+// files on their way, and the cancel says nothing of the sender's paths.
+func TestSenderThatGivesUpTellsTheReceiver(t *testing.T) {
+	_, alice, bob := alicePKI(t)
+	ls, ds := connect(t, peer.Config{Identity: alice, DownloadDir: t.TempDir()}, peer.Config{Identity: bob})
+	evs := receiverEvents(ls)
+	go endOf(ds)
+	data := make([]byte, 4*peer.ChunkSize)
+	err := ds.SendReader(testContext(t), "plans.bin", failingReader{data, 2 * peer.ChunkSize}, int64(len(data)), nil)
+	if err == nil || !strings.Contains(err.Error(), "input/output error") {
+		t.Fatalf("sender: %v, want its read error", err)
+	}
+	failed := nextEvent[peer.FileFailed](t, evs)
+	if !strings.Contains(failed.Err.Error(), "bob cancelled plans.bin") || strings.Contains(failed.Err.Error(), "/home/bob") {
+		t.Errorf("receiver: %v, want a cancel that names no path of bob's", failed.Err)
+	}
+}

@@ -74,8 +74,12 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 		case errors.Is(err, errRelinked):
 			continue
 		case err != nil:
-			if ctx.Err() != nil && s.ended() == nil {
-				s.cancelFile(id, "the sender cancelled")
+			// Whatever stops the sender, the receiver is told, so that it
+			// ends the transfer and frees its slot now rather than at the
+			// end of the conversation; unless the receiver ended it, or
+			// the conversation is over.
+			if s.ended() == nil && !errors.Is(err, ErrFileRefused) {
+				s.cancelFile(id, giveUpReason(ctx, err))
 			}
 			return err
 		case ok:
@@ -85,9 +89,31 @@ func (s *Session) SendReader(ctx context.Context, name string, r io.ReaderAt, si
 			return nil
 		}
 		if attempt++; attempt > maxSendAttempts {
+			if s.ended() == nil {
+				s.cancelFile(id, fmt.Sprintf("it arrived damaged %d times, and the sender gave up", maxSendAttempts))
+			}
 			return fmt.Errorf("%s arrived damaged %d times; giving up", name, maxSendAttempts)
 		}
 	}
+}
+
+// A sourceError is the sender's failure to read its own file.
+type sourceError struct{ error }
+
+func (e *sourceError) Unwrap() error { return e.error }
+
+// giveUpReason is what the receiver is told when the sender stops a file
+// for a reason of its own: never the error itself, which may name the
+// sender's paths.
+func giveUpReason(ctx context.Context, err error) string {
+	var src *sourceError
+	switch {
+	case ctx.Err() != nil:
+		return "the sender cancelled"
+	case errors.As(err, &src):
+		return "the sender could not read it"
+	}
+	return "the sender gave up"
 }
 
 // cancelFile tells the receiver that file id is given up on: now, or on
@@ -176,7 +202,7 @@ func (x *sending) attempt(ctx context.Context) (bool, error) {
 		data := x.chunkData(x.size - pos)
 		n, err := x.f.ReadAt(data, pos)
 		if n == 0 && err != nil {
-			return false, fmt.Errorf("reading %s: %w", x.name, err)
+			return false, &sourceError{fmt.Errorf("reading %s: %w", x.name, err)}
 		}
 		h.Write(data[:n])
 		if err := x.writeChunk(l, n); err != nil {
