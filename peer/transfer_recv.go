@@ -119,8 +119,22 @@ func (s *Session) refuse(id uint64, name string, err error) Event {
 	return FileFailed{ID: id, Name: name, Err: err}
 }
 
-// errNoFiles is the refusal of a side that takes no files.
-var errNoFiles = errors.New("not taking files (it must run with --accept-files, or chat on a terminal to be asked)")
+// ErrNoFiles is the refusal of a side that takes no files (no
+// Config.DownloadDir). Its text goes to the peer, so it names no flag; a
+// caller that knows how files are turned on says so itself.
+var ErrNoFiles = errors.New("not set up to take files")
+
+// A FileTooLargeError refuses an offer over Config.MaxFileSize. Its text goes
+// to the peer, so it names no flag.
+type FileTooLargeError struct {
+	Name  string // the saved name of the file
+	Size  uint64 // its offered size, in bytes (any 64-bit value a peer sends)
+	Limit int64  // Config.MaxFileSize
+}
+
+func (e *FileTooLargeError) Error() string {
+	return fmt.Sprintf("%s is %d bytes, over the %d-byte limit", e.Name, e.Size, e.Limit)
+}
 
 func (s *Session) fileOffered(id, size uint64, offered string) Event {
 	fs := &s.files
@@ -135,14 +149,14 @@ func (s *Session) fileOffered(id, size uint64, offered string) Event {
 		return nil
 	}
 	if s.cfg.DownloadDir == "" {
-		return s.refuse(id, offered, errNoFiles)
+		return s.refuse(id, offered, ErrNoFiles)
 	}
 	name, err := SafeFileName(offered)
 	if err != nil {
 		return s.refuse(id, offered, err)
 	}
 	if max := s.cfg.MaxFileSize; max > 0 && size > uint64(max) {
-		return s.refuse(id, name, fmt.Errorf("%s is %d bytes, over the %d-byte limit (--max-file-size)", name, size, max))
+		return s.refuse(id, name, &FileTooLargeError{Name: name, Size: size, Limit: max})
 	}
 	if size > 1<<62 {
 		return s.refuse(id, name, fmt.Errorf("%s claims an impossible size", name))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,12 +104,26 @@ func (r *receiving) failed(ev peer.FileFailed) {
 		// the reason says so.
 		r.u.notice("%s from %s: %s", name, r.peerName, reason)
 	case f == nil:
-		r.refusals.line(fmt.Sprintf("refused %s from %s: %s", name, r.peerName, reason))
+		r.refusals.line(fmt.Sprintf("refused %s from %s: %s%s", name, r.peerName, reason, refusalAdvice(ev.Err)))
 	default:
 		delete(r.files, ev.ID)
 		r.u.notice("did not receive %s from %s: %s; what arrived is kept as a partial file in the download directory, and the transfer resumes there if %s sends it again",
 			name, r.peerName, reason, r.peerName)
 	}
+}
+
+// refusalAdvice is what this side's user can do about a refusal of its own
+// that peer words without flags (they go to the other side): "" when there
+// is nothing to add.
+func refusalAdvice(err error) string {
+	var big *peer.FileTooLargeError
+	switch {
+	case errors.Is(err, peer.ErrNoFiles):
+		return "; --accept-files takes them, or chat on a terminal to be asked"
+	case errors.As(err, &big):
+		return " (--max-file-size)"
+	}
+	return ""
 }
 
 // unfinished reports the files still arriving when the conversation

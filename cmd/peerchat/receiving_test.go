@@ -114,7 +114,8 @@ func TestReceivingWordsEachAttemptOnce(t *testing.T) {
 		{peer.FileOffered{ID: 1, Name: "r.pdf", Size: 1000, Offset: 630}, 1500}, // again, nothing moved
 		{peer.FileReceived{ID: 1, Name: "r.pdf", Path: "/d/r.pdf", Size: 1000}, 2000},
 		{peer.FileOffered{ID: 2, Name: "s.pdf", Size: 2000, Offset: 500}, 2000},
-		{peer.FileFailed{ID: 3, Name: "big.iso", Err: errors.New("big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)")}, 2000},
+		{peer.FileFailed{ID: 3, Name: "big.iso", Err: &peer.FileTooLargeError{Name: "big.iso", Size: 9000, Limit: 5000}}, 2000},
+		{peer.FileFailed{ID: 5, Name: "x.bin", Err: peer.ErrNoFiles}, 2000},
 		{peer.FileOffered{ID: 4, Name: "t.pdf", Size: 100, Offset: 0}, 2000},
 		{peer.FileFailed{ID: 4, Name: "t.pdf", Err: errors.New("cannot write /d/t.pdf.part: no space left on device")}, 2000},
 	} {
@@ -129,6 +130,7 @@ func TestReceivingWordsEachAttemptOnce(t *testing.T) {
 		"peerchat: received r.pdf from bob: 1000 bytes in 2s at 500 bytes/s, verified, saved as /d/r.pdf",
 		"peerchat: receiving s.pdf (2.0 KiB) from bob, resuming at 25%",
 		"peerchat: refused big.iso from bob: big.iso is 9000 bytes, over the 5000-byte limit (--max-file-size)",
+		"peerchat: refused x.bin from bob: not set up to take files; --accept-files takes them, or chat on a terminal to be asked",
 		"peerchat: receiving t.pdf (100 bytes) from bob",
 		"peerchat: did not receive t.pdf from bob: cannot write /d/t.pdf.part: no space left on device; what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again",
 		"peerchat: did not receive s.pdf from bob: the conversation ended first; what arrived is kept as a partial file in the download directory, and the transfer resumes there if bob sends it again",

@@ -45,19 +45,21 @@ func TestSendToAcceptingListener(t *testing.T) {
 }
 
 // TestSendToRefusingListener: without --accept-files the listener refuses
-// every file, and send exits with the not-delivered status.
+// every file, and send exits with the not-delivered status. The reason bob
+// reads names no flag of alice's; alice's own line says what turns files on.
 func TestSendToRefusingListener(t *testing.T) {
 	dir := certsDir(t)
-	_, addr := listen(t, "--certs-dir", dir, "--name", "alice")
+	l, addr := listen(t, "--certs-dir", dir, "--name", "alice")
 	p := filepath.Join(t.TempDir(), "x.bin")
 	os.WriteFile(p, []byte("hello"), 0o644)
 	_, stderr, code := runPeerchat(t, "", "send", "--certs-dir", dir, "--name", "bob", addr, p)
 	if code != exitUndelivered {
 		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
 	}
-	if !strings.Contains(stderr, "x.bin was not delivered: alice refused it: not taking files (it must run with --accept-files") {
+	if !strings.Contains(stderr, "x.bin was not delivered: alice refused it: not set up to take files\n") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
+	l.waitLine(`^peerchat: refused x\.bin from bob: not set up to take files; --accept-files takes them, or chat on a terminal to be asked$`)
 }
 
 // TestAcceptFilesWithoutInput: a receiver started from a script with no

@@ -301,7 +301,7 @@ func (c *ttyChat) fileEvent(ev peer.Event) {
 	case peer.FileFailed:
 		t := c.xfers.in[ev.ID]
 		if t == nil { // refused before it was shown: a name or size this side does not take, too many at once
-			c.refusals.line(fmt.Sprintf("refused %s from %s: %s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error())))
+			c.refusals.line(fmt.Sprintf("refused %s from %s: %s%s", sanitize(ev.Name), c.peerName, sanitize(ev.Err.Error()), refusalAdvice(ev.Err)))
 			return
 		}
 		if ev.Retry {
