@@ -372,8 +372,12 @@ type refusal struct {
 	who, verb, reason string
 }
 
-func (r *refusal) Error() string        { return r.who + " " + r.verb + " it: " + r.reason }
-func (r *refusal) Is(target error) bool { return target == ErrFileRefused }
+func (r *refusal) Error() string { return r.who + " " + r.verb + " it: " + r.reason }
+func (r *refusal) Is(target error) bool {
+	// A peerchat receiver that takes no files says ErrNoFiles's words,
+	// so that its sender can say what to ask for.
+	return target == ErrFileRefused || target == ErrNoFiles && r.verb == "refused" && r.reason == ErrNoFiles.Error()
+}
 
 // refused words the receiver's reply r that ended a file, accepted
 // before if started.

@@ -86,7 +86,7 @@ func chat(ctx context.Context, s *peer.Session, in io.Reader, u *ui, linger time
 					// Offers wait for an answer only where a chat screen
 					// asks (Config.ConfirmFiles): this is a terminal that
 					// could not show one, and nobody can answer here.
-					s.RejectFile(o.ID, "cannot ask its user about files on its terminal")
+					s.RejectFile(o.ID, cannotAsk)
 					recv.refusals.line(fmt.Sprintf("refused %s from %s: this terminal cannot show the chat screen to ask; --accept-files takes files without asking", sanitize(o.Name), peerName))
 				} else {
 					recv.event(ev, time.Now())

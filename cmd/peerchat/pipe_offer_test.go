@@ -62,6 +62,10 @@ func TestPipeModeRefusesOffersItCannotAsk(t *testing.T) {
 	if !errors.Is(err, peer.ErrFileRefused) {
 		t.Errorf("SendFile: %v, want refused", err)
 	}
+	// The sender's side can say what to ask for.
+	if got, want := senderAdvice(err, "alice"), "; ask alice to run with --accept-files"; got != want {
+		t.Errorf("advice for %v: %q, want %q", err, got, want)
+	}
 	ds.Close()
 	<-chatDone
 	if !strings.Contains(stderr.String(), "refused x.bin from bob") {

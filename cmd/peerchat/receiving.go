@@ -126,6 +126,23 @@ func refusalAdvice(err error) string {
 	return ""
 }
 
+// cannotAsk is pipe mode's answer to an offer, without --accept-files:
+// it has no terminal to ask its user on.
+const cannotAsk = "cannot ask its user about files on its terminal"
+
+// senderAdvice is what the sender's user can do about a refusal whose
+// reason a peerchat receiver sends without naming its own flags: ask the
+// receiver to take files. "" for any other refusal.
+func senderAdvice(err error, peerName string) string {
+	switch {
+	case errors.Is(err, peer.ErrNoFiles):
+		return fmt.Sprintf("; ask %s to run with --accept-files, or to chat on a terminal to be asked", peerName)
+	case errors.Is(err, peer.ErrFileRefused) && strings.HasSuffix(err.Error(), ": "+cannotAsk):
+		return fmt.Sprintf("; ask %s to run with --accept-files", peerName)
+	}
+	return ""
+}
+
 // unfinished reports the files still arriving when the conversation
 // ended for good: the peer left or vanished in the middle.
 func (r *receiving) unfinished() {

@@ -146,7 +146,7 @@ func sendAction(c *cli.Context, u *ui) error {
 		failed++
 		// A receiver's answer reads "alice refused it: REASON" or "alice
 		// stopped it: REASON"; the reason says what to do.
-		u.errorLine(fmt.Errorf("%s was not delivered: %v%s", name, err, resume))
+		u.errorLine(fmt.Errorf("%s was not delivered: %v%s%s", name, err, senderAdvice(err, peerName), resume))
 	}
 	if failed > 0 {
 		// Each failure was reported; the exit status says "not delivered".

@@ -56,7 +56,7 @@ func TestSendToRefusingListener(t *testing.T) {
 	if code != exitUndelivered {
 		t.Fatalf("send exited %d, want %d:\n%s", code, exitUndelivered, stderr)
 	}
-	if !strings.Contains(stderr, "x.bin was not delivered: alice refused it: not set up to take files\n") {
+	if !strings.Contains(stderr, "x.bin was not delivered: alice refused it: not set up to take files; ask alice to run with --accept-files, or to chat on a terminal to be asked\n") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	l.waitLine(`^peerchat: refused x\.bin from bob: not set up to take files; --accept-files takes them, or chat on a terminal to be asked$`)

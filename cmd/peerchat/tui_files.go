@@ -204,7 +204,7 @@ func (c *ttyChat) fileUpdate(u fileUpdate) {
 	default:
 		// A refusal reads "alice refused it: declined on the chat
 		// screen": the peer's name and its reason say it.
-		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: %s", t.name, t.id, sanitize(u.err.Error())), true)
+		c.sc.notice(fmt.Sprintf("%s (#%d) was not sent: %s%s", t.name, t.id, sanitize(u.err.Error()), senderAdvice(u.err, c.peerName)), true)
 	}
 }
 
