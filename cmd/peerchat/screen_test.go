@@ -471,6 +471,11 @@ func TestWrapByCells(t *testing.T) {
 		// never less than the terminal may draw.
 		{"zwj sequence", 10, 2, 0, "012345👩\u200d💻x", []string{"012345👩\u200d💻", "  x"}},
 		{"zwj sequence moves whole", 10, 2, 0, "0123456👩\u200d💻", []string{"0123456", "  👩\u200d💻"}},
+		// A skin tone is 2 cells of its own where the terminal draws
+		// characters one by one.
+		{"skin tone", 10, 2, 0, "0123456👍🏽", []string{"0123456", "  👍🏽"}},
+		{"skin tone fits", 10, 2, 0, "012345👍🏽", []string{"012345👍🏽"}},
+		{"skin tone in a zwj sequence", 10, 2, 0, "01234👩🏽\u200d💻", []string{"01234", "  👩🏽\u200d💻"}},
 		{"scotland", 10, 2, 0, "012345678🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", []string{"012345678", "  🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"}},
 		{"too narrow to indent", 1, 0, 0, "abc", []string{"a", "b", "c"}},
 	}
@@ -504,11 +509,11 @@ func TestHangingIndent(t *testing.T) {
 
 // TestScreenMarkLandsOnItsRowPastInvisibleText: own messages full of
 // characters that draw in more or fewer cells than they seem (zero-width
-// and format characters, emoji sequences a terminal may draw as their
-// parts) wrap over several rows, and their ✓ is written on the right one.
+// and format characters, emoji sequences and skin tones a terminal may
+// draw as their parts) wrap over several rows, and their ✓ is written on the right one.
 func TestScreenMarkLandsOnItsRowPastInvisibleText(t *testing.T) {
 	ts := newTestScreen(t, 20, 30, false)
-	tricky := strings.Repeat("👩\u200d💻", 5) + "\u200b\u200b\u00ad\U000e0041" + strings.Repeat("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 3) + " end"
+	tricky := strings.Repeat("👩\u200d💻", 5) + strings.Repeat("👍🏽", 7) + "\u200b\u200b\u00ad\U000e0041" + strings.Repeat("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 3) + " end"
 	ts.own(peer.Message{ID: 1, Time: ts.now, Text: tricky, From: "bob"})
 	ts.own(peer.Message{ID: 2, Time: ts.now, Text: "second", From: "bob"})
 	ts.message(ts.msg(1, strings.Repeat("👨\u200d👩\u200d👧", 6)))
@@ -532,6 +537,13 @@ func TestScreenMarkLandsOnItsRowPastInvisibleText(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(after, "\n"), "\u200b") {
 		t.Errorf("a zero-width space reached the screen")
+	}
+	// Counted narrower than the terminal draws it, a row would wrap on
+	// its own and its rest start at the left margin.
+	for i, row := range after {
+		if !strings.HasPrefix(row, "07:08:09 ") && !strings.HasPrefix(row, "    ") && row != ">" {
+			t.Errorf("row %d starts at the left margin: %q\nscreen:\n%s", i, row, strings.Join(after, "\n"))
+		}
 	}
 }
 

@@ -113,15 +113,25 @@ func (w *wrapped) text(s string) {
 // clusterCells is how many cells to count for the grapheme cluster c,
 // which uniseg measures as cw: see the top of this file.
 func clusterCells(c string, cw int) int {
-	if len(c) <= utf8.UTFMax && utf8.RuneCountInString(c) == 1 {
+	if r, n := utf8.DecodeRuneInString(c); n == len(c) && !isSkinTone(r) {
 		return cw
 	}
 	sum := 0
 	for _, r := range c {
+		if isSkinTone(r) {
+			sum += 2
+			continue
+		}
 		sum += uniseg.StringWidth(string(r))
 	}
 	return max(cw, sum)
 }
+
+// isSkinTone reports whether r is an emoji modifier (U+1F3FB–U+1F3FF).
+// uniseg gives it no width, as it extends the emoji before it, but it is
+// East Asian Wide: a terminal that measures character by character
+// (xterm, with wcwidth) draws 👍🏽 as 👍 and a 2-cell swatch.
+func isSkinTone(r rune) bool { return r >= 0x1F3FB && r <= 0x1F3FF }
 
 // cells is how many cells s takes, counted as text counts them.
 func cells(s string) int {

@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/rivo/uniseg"
 )
 
 // vt is a small terminal emulator for tests: just enough of an xterm to
@@ -15,7 +13,8 @@ import (
 // assert that nothing else reached the terminal. Like xterm it wraps
 // automatically with a pending wrap at the right margin, moves a wide
 // character that does not fit to the next row, and keeps the rows that
-// scroll off the top.
+// scroll off the top. It measures characters one at a time, as xterm does,
+// with its own table (cellWidth), not the uniseg tables the screen uses.
 type vt struct {
 	rows, cols int
 	grid       [][]string // each cell: a character, "" for the right half of a wide one, " " blank
@@ -111,7 +110,8 @@ func (v *vt) Write(b []byte) (int, error) {
 }
 
 func (v *vt) put(s string) {
-	w := uniseg.StringWidth(s)
+	r, _ := utf8.DecodeRuneInString(s)
+	w := cellWidth(r)
 	if w == 0 { // combining: joins the character before
 		r, c := v.r, v.c-1
 		if v.wrapNext {
