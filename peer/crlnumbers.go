@@ -77,7 +77,7 @@ func checkCRLNumber(file string, ca *x509.Certificate, list *RevocationList) err
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fail(err, "cannot remember revocation list numbers in %s: %v", file, unwrapPath(err))
 	}
-	unlock, err := lockFile(file + ".lock")
+	unlock, err := LockFile(file + ".lock")
 	if err != nil {
 		return fail(err, "cannot lock %s.lock: %v", file, unwrapPath(err))
 	}

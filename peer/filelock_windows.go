@@ -8,9 +8,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockFile takes an exclusive lock on path, created if need be, and
-// returns its release. Windows drops the lock when the process dies.
-func lockFile(path string) (unlock func(), err error) {
+// LockFile takes an exclusive lock on path, created if need be, waiting
+// for any other process holding it, and returns its release (see the
+// Unix version for what it orders). Windows drops the lock when the process dies.
+func LockFile(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err

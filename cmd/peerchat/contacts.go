@@ -187,7 +187,7 @@ func updateContacts(path string, change func([]contact) ([]contact, error)) erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the directory for the contacts file: %w", err)
 	}
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := peer.LockFile(path + ".lock")
 	if err != nil {
 		return fmt.Errorf("cannot lock the contacts file %s: %w", path, err)
 	}
